@@ -1,0 +1,65 @@
+"""The whole test suite: lint, types, import layers, then pytest (unit to end-to-end).
+
+Run through ``python3 run.py test``. Required parts (PostgreSQL, Debian's chromium) are
+checked first; a missing one stops the run with a clear message instead of skipping tests.
+Extra arguments go to pytest.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+CHROMIUM = os.environ.get("OSTIARY_CHROMIUM", "/usr/bin/chromium")
+POSTGRES = os.environ.setdefault(
+    "OSTIARY_TEST_POSTGRES", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
+
+
+def step(title: str, args: list[str]) -> None:
+    print(f"\n== {title}", flush=True)
+    code = subprocess.call(args, cwd=ROOT)
+    if code:
+        sys.exit(f"FAILED: {title} (exit {code})")
+
+
+def ensure_chromium() -> None:
+    """Install Debian's chromium when missing and allowed (root with apt-get), else stop."""
+    if Path(CHROMIUM).exists():
+        return
+    if shutil.which("apt-get") and os.geteuid() == 0:
+        print("== installing Debian's chromium", flush=True)
+        subprocess.run(["apt-get", "update", "-qq"], check=True)
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], check=True, env=env)
+    if not Path(CHROMIUM).exists():
+        sys.exit(f"MISSING: chromium at {CHROMIUM} (apt-get install chromium, or set OSTIARY_CHROMIUM)")
+
+
+def ensure_postgres() -> None:
+    code = (
+        "import asyncio, asyncpg, sys\n"
+        "url = sys.argv[1].replace('postgresql+asyncpg://', 'postgresql://')\n"
+        "asyncio.run(asyncpg.connect(url, timeout=5))\n"
+    )
+    if subprocess.call([sys.executable, "-c", code, POSTGRES], stderr=subprocess.DEVNULL):
+        sys.exit(f"MISSING: PostgreSQL at {POSTGRES} (set OSTIARY_TEST_POSTGRES)")
+
+
+def main() -> None:
+    ensure_postgres()
+    ensure_chromium()
+    step("ruff", [str(BIN / "ruff"), "check", "."])
+    step("ruff format", [str(BIN / "ruff"), "format", "--check", "."])
+    step("mypy --strict", [str(BIN / "mypy")])
+    step("import layers", [str(BIN / "lint-imports")])
+    step("pytest", [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *sys.argv[1:]])
+
+
+if __name__ == "__main__":
+    main()
