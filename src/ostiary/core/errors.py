@@ -127,3 +127,13 @@ class UnsafeRedirectError(Exception):
     def __init__(self, error: OAuthError) -> None:
         self.error = error
         super().__init__(str(error))
+
+
+class RedirectError(Exception):
+    """An authorization error to send back to a verified redirect URI (RFC 6749 §4.1.2.1)."""
+
+    def __init__(self, error: OAuthError, redirect_uri: str, state: str | None) -> None:
+        self.error = error
+        self.redirect_uri = redirect_uri
+        self.state = state
+        super().__init__(str(error))

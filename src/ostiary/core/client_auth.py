@@ -1,0 +1,59 @@
+"""Client authentication at the token endpoint (RFC 6749 §2.3, OAuth 2.1 §2.4)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ostiary.core.deps import Deps
+from ostiary.core.errors import InvalidClient, InvalidRequest
+from ostiary.core.models import AuthMethod, Client, ClientId
+from ostiary.crypto.compare import constant_time_equals
+
+
+@dataclass(frozen=True, slots=True)
+class ClientCredentials:
+    """What the request carried: HTTP Basic credentials, and/or body parameters."""
+
+    basic: tuple[str, str] | None = None
+    client_id: str | None = None
+    client_secret: str | None = None
+
+    def method(self) -> AuthMethod:
+        """The one method used; more than one is an error (OAuth 2.1 §2.4)."""
+        if self.basic is not None:
+            if self.client_secret is not None:
+                raise InvalidRequest("use only one client authentication method")
+            return AuthMethod.CLIENT_SECRET_BASIC
+        if self.client_secret is not None:
+            return AuthMethod.CLIENT_SECRET_POST
+        return AuthMethod.NONE
+
+    def claimed_id(self) -> str:
+        if self.basic is not None:
+            if self.client_id is not None and self.client_id != self.basic[0]:
+                raise InvalidRequest("client_id does not match the Authorization header")
+            return self.basic[0]
+        if not self.client_id:
+            raise InvalidClient("client authentication is required")
+        return self.client_id
+
+    def secret(self) -> str | None:
+        return self.basic[1] if self.basic is not None else self.client_secret
+
+
+async def authenticate_client(credentials: ClientCredentials, deps: Deps) -> Client:
+    """The registered client, if the request proves it is that client by its own method."""
+    method = credentials.method()
+    client = await deps.storage.get_client(ClientId(credentials.claimed_id()))
+    if client is None:
+        raise InvalidClient("client authentication failed")
+    if client.token_endpoint_auth_method is not method:
+        raise InvalidClient("client authentication failed")
+    if method is AuthMethod.NONE:
+        return client
+    secret = credentials.secret()
+    if client.secret_hash is None or secret is None:
+        raise InvalidClient("client authentication failed")
+    if not constant_time_equals(deps.hasher.hash(secret), client.secret_hash):
+        raise InvalidClient("client authentication failed")
+    return client

@@ -1,0 +1,47 @@
+"""Explicit wiring: everything the core calls out to, passed in, never global."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ostiary.core.clock import Clock
+from ostiary.core.config import ServerConfig
+
+if TYPE_CHECKING:
+    from ostiary.storage.protocols import Storage
+
+
+class Hasher(Protocol):
+    """Keyed hash of a secret (the only form a store keeps)."""
+
+    def hash(self, value: str) -> str: ...
+
+
+class Signer(Protocol):
+    """Signs access-token claims into a JWT."""
+
+    def sign(self, claims: dict[str, Any]) -> str: ...
+
+
+class Sealer(Protocol):
+    """Encrypts data under a key derived from a bearer secret."""
+
+    def seal(self, secret: str, plaintext: bytes) -> bytes: ...
+
+    def unseal(self, secret: str, sealed: bytes) -> bytes: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Deps:
+    """The core's collaborators."""
+
+    config: ServerConfig
+    storage: Storage
+    clock: Clock
+    hasher: Hasher
+    signer: Signer
+    sealer: Sealer
+    new_token: Callable[[], str]
+    new_id: Callable[[], str]
