@@ -1,0 +1,96 @@
+"""What every command shares: settings from options, and opening the store."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from contextlib import asynccontextmanager
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from pydantic import ValidationError
+
+from ostiary.cli.errors import CliError, StoreUnavailable
+from ostiary.crypto.server_secret import SecretFileError, ServerKeys, load_or_create_secret
+from ostiary.server.settings import AuthServerSettings
+from ostiary.storage.protocols import Storage
+
+F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
+
+
+def store_options(func: F) -> F:
+    """``--data-dir``, ``--database`` and ``--secret-file`` (also ``OSTIARY_*``)."""
+    func = click.option(
+        "--secret-file",
+        type=click.Path(path_type=Path),
+        help="Server secret file [OSTIARY_SECRET_FILE].",
+    )(func)
+    func = click.option(
+        "--database", help="sqlite:///PATH or postgresql+asyncpg://... [OSTIARY_DATABASE]."
+    )(func)
+    func = click.option(
+        "--data-dir",
+        type=click.Path(path_type=Path),
+        help="Folder for the SQLite file and secret [OSTIARY_DATA_DIR].",
+    )(func)
+    return func
+
+
+def make_settings(**given: Any) -> AuthServerSettings:
+    """Options given on the command line win; the rest come from ``OSTIARY_*`` or defaults."""
+    try:
+        return AuthServerSettings(**{k: v for k, v in given.items() if v not in (None, ())})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "settings"
+        raise CliError(f"invalid {field.replace('_', '-')}: {first['msg']}") from None
+
+
+def server_keys(settings: AuthServerSettings) -> ServerKeys:
+    try:
+        return ServerKeys.from_secret(load_or_create_secret(settings.secret_path))
+    except (SecretFileError, OSError) as exc:
+        raise StoreUnavailable(str(exc)) from None
+
+
+@asynccontextmanager
+async def opened_storage(settings: AuthServerSettings) -> AsyncIterator[Storage]:
+    from ostiary.storage.sql import open_storage
+
+    if settings.database is None:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        storage = await open_storage(settings.database_url)
+    except ValueError as exc:
+        raise StoreUnavailable(f"--database: {exc}") from None
+    except Exception as exc:
+        raise StoreUnavailable(f"cannot open database {settings.database_url}: {exc}") from None
+    try:
+        yield storage
+    finally:
+        await storage.close()
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)
+
+
+def with_storage(func: Callable[..., Awaitable[None]]) -> Callable[..., None]:
+    """Turn ``async def cmd(storage, settings, **options)`` into a click callback."""
+
+    @wraps(func)
+    def wrapper(
+        data_dir: Path | None, database: str | None, secret_file: Path | None, **options: Any
+    ) -> None:
+        settings = make_settings(data_dir=data_dir, database=database, secret_file=secret_file)
+
+        async def main() -> None:
+            async with opened_storage(settings) as storage:
+                await func(storage, settings, **options)
+
+        run(main())
+
+    return wrapper

@@ -1,0 +1,102 @@
+"""``ostiary serve``: the all-in-one authorization server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from pathlib import Path
+from typing import Any
+
+import click
+import uvicorn
+
+from ostiary.cli.common import make_settings, opened_storage, server_keys, store_options
+from ostiary.cli.errors import CliError
+from ostiary.cli.users import create_user
+from ostiary.server.app import create_app
+from ostiary.server.context import build_context
+from ostiary.server.settings import AuthServerSettings
+from ostiary.storage.protocols import Storage
+
+
+async def first_start(storage: Storage) -> str | None:
+    """On first start with no users, create ``admin`` with a random password to print once."""
+    if await storage.count_users():
+        return None
+    password = secrets.token_urlsafe(15)
+    await create_user(storage, "admin", password)
+    return password
+
+
+def banner(settings: AuthServerSettings, admin_password: str | None) -> str:
+    issuer = settings.issuer
+    base = issuer.rstrip("/")
+    lines = [
+        "Ostiary authorization server",
+        f"  issuer:    {issuer}",
+        f"  metadata:  {settings.issuer_metadata_url}",
+        f"  sign in:   {base}/login",
+        f"  resources: {' '.join(settings.resources)}",
+        f"  database:  {settings.database_url}",
+    ]
+    if admin_password:
+        lines += [
+            "",
+            "First start: created user 'admin' with password (shown only this once):",
+            f"  {admin_password}",
+            "Change it with: ostiary user passwd admin",
+        ]
+    return "\n".join(lines)
+
+
+async def serve_forever(settings: AuthServerSettings) -> None:
+    keys = server_keys(settings)
+    async with opened_storage(settings) as storage:
+        password = await first_start(storage)
+        ctx = await build_context(
+            settings.server_config(), storage, keys, templates_dir=settings.templates
+        )
+        app = create_app(ctx)
+        config = uvicorn.Config(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level,
+            access_log=settings.log_level == "debug",
+            proxy_headers=False,
+            server_header=False,
+            lifespan="off",
+        )
+        server = uvicorn.Server(config)
+        click.echo(banner(settings, password), err=False)
+        await server.serve()
+        if not server.started:
+            raise CliError(f"could not listen on {settings.host}:{settings.port}")
+
+
+@click.command("serve")
+@click.option("--host", help="Address to listen on [OSTIARY_HOST; default 127.0.0.1].")
+@click.option("--port", type=int, help="Port [OSTIARY_PORT; default 8000].")
+@click.option("--public-url", help="The issuer URL [OSTIARY_PUBLIC_URL; default http://HOST:PORT].")
+@click.option("--access-token-ttl", type=int, help="Seconds [OSTIARY_ACCESS_TOKEN_TTL; 3600].")
+@click.option(
+    "--refresh-token-ttl", type=int, help="Seconds, sliding [OSTIARY_REFRESH_TOKEN_TTL; 30 days]."
+)
+@click.option("--resource", multiple=True, help="Another protected resource URL (repeatable).")
+@click.option(
+    "--templates",
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    help="Folder of templates overriding the built-in pages.",
+)
+@click.option("--log-level", type=click.Choice(["critical", "error", "warning", "info", "debug"]))
+@store_options
+def serve(**options: Any) -> None:
+    """Run the authorization server (SQLite by default)."""
+    settings = make_settings(**options)
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
+    )
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve_forever(settings))

@@ -1,0 +1,104 @@
+"""The HTTP boundary: requests in, core results and ``OAuthError``s out.
+
+This is the one place where OAuth errors become HTTP responses (RFC 6749 §5.2, OAuth 2.1
+§3.2.4): a JSON body, ``Cache-Control: no-store``, and for ``invalid_client`` a 401 with
+a ``WWW-Authenticate`` challenge.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+from typing import Any
+from urllib.parse import parse_qs, unquote
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ostiary.core.client_auth import ClientCredentials
+from ostiary.core.errors import InvalidClient, InvalidRequest, OAuthError, ServerError
+from ostiary.core.params import optional
+
+log = logging.getLogger("ostiary.server")
+
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+MAX_FORM_BYTES = 64 * 1024
+FORM_TYPE = "application/x-www-form-urlencoded"
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        json.dumps(body, separators=(",", ":")).encode(),
+        status_code=status,
+        media_type="application/json",
+        headers=headers,
+    )
+
+
+def oauth_error_response(exc: OAuthError) -> Response:
+    """RFC 6749 §5.2 error body; only expose the description of client (4xx) errors."""
+    if exc.status_code >= 500:
+        exc = ServerError()
+    body = {"error": exc.error}
+    if exc.description:
+        body["error_description"] = exc.description
+    headers = dict(NO_STORE)
+    if isinstance(exc, InvalidClient):
+        # OAuth 2.1 §3.2.4: MUST when the Authorization header was used; RFC 9110 §15.5.2
+        # makes a challenge part of every 401, so it is always sent.
+        headers["WWW-Authenticate"] = 'Basic realm="ostiary"'
+    return json_response(body, exc.status_code, headers)
+
+
+def unexpected_error_response(exc: Exception) -> Response:
+    log.error("unexpected error at the token endpoint", exc_info=exc)
+    return oauth_error_response(ServerError())
+
+
+async def read_form(request: Request) -> dict[str, list[str]]:
+    """Parse an ``application/x-www-form-urlencoded`` body of bounded size."""
+    content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if content_type != FORM_TYPE:
+        raise InvalidRequest(f"the request body must be {FORM_TYPE}")
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            raise InvalidRequest("the request body is too large")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidRequest("the request body is not UTF-8") from None
+    return parse_qs(text, keep_blank_values=True)
+
+
+def query_params(request: Request) -> dict[str, list[str]]:
+    return parse_qs(request.url.query, keep_blank_values=True)
+
+
+def basic_credentials(request: Request) -> tuple[str, str] | None:
+    """HTTP Basic client credentials, form-urlencoded inside (RFC 6749 §2.3.1)."""
+    header = request.headers.get("authorization")
+    if header is None:
+        return None
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic":
+        raise InvalidClient("unsupported client authentication scheme")
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        raise InvalidClient("malformed Basic credentials") from None
+    client_id, sep, secret = decoded.partition(":")
+    if not sep or not client_id:
+        raise InvalidClient("malformed Basic credentials")
+    return unquote(client_id.replace("+", " ")), unquote(secret.replace("+", " "))
+
+
+def client_credentials(request: Request, params: dict[str, list[str]]) -> ClientCredentials:
+    return ClientCredentials(
+        basic=basic_credentials(request),
+        client_id=optional(params, "client_id"),
+        client_secret=optional(params, "client_secret"),
+    )

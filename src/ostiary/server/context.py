@@ -1,0 +1,62 @@
+"""Explicit wiring: settings and storage in, a ready ``ServerContext`` out."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from ostiary.core.clock import Clock, SystemClock
+from ostiary.core.config import ServerConfig
+from ostiary.core.deps import Deps
+from ostiary.crypto.sealing import TokenSealer
+from ostiary.crypto.server_secret import ServerKeys
+from ostiary.crypto.tokens import TokenHasher, new_token
+from ostiary.server.keyring import KeyRing
+from ostiary.storage.protocols import Storage
+
+
+@dataclass(frozen=True, slots=True)
+class ServerContext:
+    """Everything a request handler may use."""
+
+    deps: Deps
+    keyring: KeyRing
+    keys: ServerKeys
+    templates_dir: Path | None = None
+    secure_cookies: bool = False
+    issuer_path: str = field(default="")
+
+
+async def build_context(
+    config: ServerConfig,
+    storage: Storage,
+    keys: ServerKeys,
+    *,
+    clock: Clock | None = None,
+    templates_dir: Path | None = None,
+) -> ServerContext:
+    """Load the key ring and assemble the core's dependencies."""
+    clock = clock or SystemClock()
+    keyring = KeyRing(storage, keys.key_encryption, clock)
+    await keyring.load()
+    deps = Deps(
+        config=config,
+        storage=storage,
+        clock=clock,
+        hasher=TokenHasher(keys.token_hashing),
+        signer=keyring,
+        sealer=TokenSealer(),
+        new_token=new_token,
+        new_id=lambda: secrets.token_urlsafe(16),
+    )
+    issuer = urlsplit(config.issuer)
+    return ServerContext(
+        deps=deps,
+        keyring=keyring,
+        keys=keys,
+        templates_dir=templates_dir,
+        secure_cookies=issuer.scheme == "https",
+        issuer_path=issuer.path.rstrip("/"),
+    )
