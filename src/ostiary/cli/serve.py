@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +49,7 @@ def banner(settings: AuthServerSettings, admin_password: str | None) -> str:
             f"  {admin_password}",
             "Change it with: ostiary user passwd admin",
         ]
-    return "\n".join(lines)
+    return "\n".join([*lines, "", "Press Ctrl+C to stop."])
 
 
 async def serve_forever(settings: AuthServerSettings) -> None:
@@ -70,7 +71,8 @@ async def serve_forever(settings: AuthServerSettings) -> None:
             lifespan="off",
         )
         server = uvicorn.Server(config)
-        click.echo(banner(settings, password), err=False)
+        click.echo(banner(settings, password))
+        sys.stdout.flush()
         await server.serve()
         if not server.started:
             raise CliError(f"could not listen on {settings.host}:{settings.port}")
