@@ -75,11 +75,13 @@ def running_server(
         env=env,
     )
     issuer = f"http://127.0.0.1:{port}"
+    drain: threading.Thread | None = None
     try:
         banner = _wait_ready(proc, issuer)
         match = re.search(r"shown only this once\):\n\s+(\S+)", banner)
         output = [banner]
-        threading.Thread(target=_drain, args=(proc, output), daemon=True).start()
+        drain = threading.Thread(target=_drain, args=(proc, output), daemon=True)
+        drain.start()
         yield RunningServer(
             issuer, data_dir, database, match.group(1) if match else "", proc, output
         )
@@ -90,6 +92,10 @@ def running_server(
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        if proc.stdout is not None:
+            if drain is not None:
+                drain.join(timeout=5)
+            proc.stdout.close()
 
 
 def _wait_ready(proc: subprocess.Popen[str], issuer: str) -> str:
