@@ -26,6 +26,7 @@ from ostiary.server.adapters import read_form
 from ostiary.server.context import ServerContext
 from ostiary.server.ui.pages import PAGE_HEADERS, Pages
 from ostiary.server.ui.session import CookieJar
+from ostiary.server.ui.throttle import LoginThrottle
 
 MAX_USERNAME = 150
 MAX_PASSWORD = 1024
@@ -40,6 +41,7 @@ class BrowserViews:
         self.base = ctx.issuer_path
         self.pages = Pages(ctx.templates_dir, f"{self.base}/static")
         self.cookies = CookieJar(ctx.keys.cookie_signing, secure=ctx.secure_cookies)
+        self.throttle = LoginThrottle(ctx.deps.clock)
 
     # helpers
     def _redirect(self, url: str, status: int = 303) -> Response:
@@ -176,14 +178,20 @@ class BrowserViews:
             )
         username = (_first(form, "username") or "").strip()[:MAX_USERNAME]
         password = (_first(form, "password") or "")[:MAX_PASSWORD]
+        address = request.client.host if request.client else "unknown"
+        if not self.throttle.allowed(address, username):
+            message = "Too many failed attempts. Wait a few minutes and try again."
+            return await self._login_form(request, next_url, username, message, 429)
         user = await self.deps.storage.get_user_by_name(username) if username else None
         ok = await run_in_threadpool(
             verify_password, user.password_hash if user else None, password
         )
         if user is None or not ok:
+            self.throttle.failed(address, username)
             return await self._login_form(
                 request, next_url, username, "Wrong username or password.", 400
             )
+        self.throttle.succeeded(address, username)
         response = self._redirect(next_url)
         self.cookies.start_session(response, user.user_id, self.deps.clock.now())
         return response
