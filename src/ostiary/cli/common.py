@@ -46,7 +46,8 @@ def make_settings(**given: Any) -> AuthServerSettings:
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"]) or "settings"
-        raise CliError(f"invalid {field.replace('_', '-')}: {first['msg']}") from None
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise CliError(f"invalid {field.replace('_', '-')}: {message}") from None
 
 
 def server_keys(settings: AuthServerSettings) -> ServerKeys:
