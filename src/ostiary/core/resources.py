@@ -14,7 +14,10 @@ def normalize_resource(uri: str) -> str:
     RFC 8707 §2 requires an absolute URI without a fragment; MCP's canonical server URI drops
     the trailing slash so ``https://H/mcp`` and ``https://H/mcp/`` are the same resource.
     """
-    parts = urlsplit(uri)
+    try:
+        parts = urlsplit(uri)
+    except ValueError:  # e.g. an unbalanced IPv6 bracket
+        raise InvalidTarget("resource is not a valid URI") from None
     if not parts.scheme or not parts.netloc or parts.fragment or "#" in uri:
         raise InvalidTarget("resource must be an absolute URI without a fragment")
     if parts.scheme.lower() not in {"https", "http"}:

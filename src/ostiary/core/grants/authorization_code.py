@@ -28,6 +28,9 @@ async def redeem_code(code: str, client: Client, deps: Deps) -> AuthorizationCod
         raise InvalidGrant("authorization code is invalid")  # as if it did not exist
     if record.expires_at <= deps.clock.now():
         raise InvalidGrant("authorization code has expired")
+    grant = await deps.storage.get_grant(record.grant_id)
+    if grant is None or grant.revoked_at is not None:
+        raise InvalidGrant("authorization code was revoked")
     return record
 
 

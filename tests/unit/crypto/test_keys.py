@@ -1,0 +1,85 @@
+"""Signing keys: generation, sealing at rest, loading, JWKS."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from joserfc import jwt
+from joserfc.jwk import ECKey, KeySet
+
+from ostiary.core.models import SigningKey
+from ostiary.crypto.keys import generate_signing_key, jwks_document, load_signing_key
+from ostiary.crypto.sealing import SealError
+
+from ..support import ENCRYPTION_KEY
+
+
+def test_generated_key_shape(signing_record: SigningKey) -> None:
+    assert signing_record.alg == "ES256"
+    assert signing_record.created_at == 1_600_000_000
+    assert signing_record.retired_at is None
+    assert len(signing_record.kid) >= 16
+    jwk = signing_record.public_jwk
+    assert jwk["kty"] == "EC"
+    assert jwk["crv"] == "P-256"
+    assert jwk["kid"] == signing_record.kid
+    assert jwk["alg"] == "ES256"
+    assert jwk["use"] == "sig"
+    assert {"x", "y"} <= set(jwk)
+    assert "d" not in jwk
+
+
+def test_private_key_is_sealed_at_rest(signing_record: SigningKey) -> None:
+    loaded = load_signing_key(signing_record, ENCRYPTION_KEY)
+    pem = loaded.key.as_pem(private=True)
+    assert pem.startswith(b"-----BEGIN")
+    assert pem not in signing_record.private_key
+    assert b"-----BEGIN" not in signing_record.private_key
+    assert b"PRIVATE KEY" not in signing_record.private_key
+    assert str(loaded.key.as_dict(private=True)["d"]).encode() not in signing_record.private_key
+
+
+def test_loaded_key_signs_what_the_public_jwk_verifies(signing_record: SigningKey) -> None:
+    loaded = load_signing_key(signing_record, ENCRYPTION_KEY)
+    assert (loaded.kid, loaded.alg) == (signing_record.kid, "ES256")
+    token = jwt.encode({"alg": "ES256", "kid": loaded.kid}, {"a": 1}, loaded.key)
+    public = ECKey.import_key(dict(signing_record.public_jwk))
+    assert jwt.decode(token, public, algorithms=["ES256"]).claims == {"a": 1}
+
+
+@pytest.mark.parametrize(
+    ("kid", "key"),
+    [
+        pytest.param(None, bytes(32), id="wrong-encryption-key"),
+        pytest.param("another-kid", ENCRYPTION_KEY, id="kid-swapped"),
+    ],
+)
+def test_loading_refuses(signing_record: SigningKey, kid: str | None, key: bytes) -> None:
+    record = signing_record if kid is None else replace(signing_record, kid=kid)
+    with pytest.raises(SealError):
+        load_signing_key(record, key)
+
+
+def test_each_key_is_new() -> None:
+    a = generate_signing_key(ENCRYPTION_KEY, now=1)
+    b = generate_signing_key(ENCRYPTION_KEY, now=2)
+    assert a.kid != b.kid
+    assert a.public_jwk["x"] != b.public_jwk["x"]
+
+
+def test_unsupported_algorithm_is_refused() -> None:
+    with pytest.raises(ValueError, match="unsupported signing algorithm RS256"):
+        generate_signing_key(ENCRYPTION_KEY, now=1, alg="RS256")
+
+
+def test_jwks_document_lists_public_keys_only(signing_record: SigningKey) -> None:
+    other = generate_signing_key(ENCRYPTION_KEY, now=2)
+    doc = jwks_document([signing_record, other])
+    assert [k["kid"] for k in doc["keys"]] == [signing_record.kid, other.kid]
+    assert all("d" not in k for k in doc["keys"])
+    doc["keys"][0]["kid"] = "mutated"
+    assert signing_record.public_jwk["kid"] != "mutated"  # a copy, not the record's dict
+    keyset = KeySet.import_key_set(jwks_document([other]))  # type: ignore[arg-type]
+    assert len(keyset.keys) == 1
+    assert jwks_document([]) == {"keys": []}
