@@ -28,7 +28,7 @@ from ostiary.core.models import (
     GrantType,
     UserId,
 )
-from ostiary.core.params import Params, optional, repeated, required
+from ostiary.core.params import MAX_PARAM_LENGTH, Params, optional, repeated, required
 from ostiary.core.pkce import check_code_challenge
 from ostiary.core.redirect_uris import find_redirect_uri
 from ostiary.core.resources import select_resource
@@ -97,10 +97,13 @@ async def validate_authorization_request(params: Params, deps: Deps) -> Authoriz
     client = await check_client(params, deps)
     redirect_uri, given = check_redirect_uri(params, client)
     state_values = params.get("state", ())
-    state = state_values[0] if len(state_values) == 1 else None
+    single = len(state_values) == 1 and len(state_values[0]) <= MAX_PARAM_LENGTH
+    state = state_values[0] if single else None  # never echo a repeated or oversized value
     try:
         if len(state_values) > 1:
             raise InvalidRequest("state is repeated")
+        if state_values and not single:
+            raise InvalidRequest("state is too long")
         check_response_type(params, client)
         challenge = check_code_challenge(
             optional(params, "code_challenge"), optional(params, "code_challenge_method")

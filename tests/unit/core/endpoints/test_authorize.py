@@ -626,3 +626,12 @@ async def test_each_code_is_unique(h: Harness) -> None:
     }
     assert len(codes) == 3
     assert len(h.storage.grants) == 3
+
+
+async def test_oversized_state_is_refused_and_not_echoed(h: Harness) -> None:
+    params = request_params(PUBLIC_ID, {"state": ["x" * (MAX_PARAM_LENGTH + 1)]})
+    with pytest.raises(RedirectError) as caught:
+        await validate_authorization_request(params, h.deps)
+    assert type(caught.value.error) is InvalidRequest
+    assert caught.value.error.description == "state is too long"
+    assert caught.value.state is None
