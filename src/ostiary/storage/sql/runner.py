@@ -1,0 +1,146 @@
+"""Where a store call's SQL runs: one function over a sync ``Connection``, in one transaction.
+
+``ThreadRunner`` (SQLite) owns one connection on one dedicated thread. Its FIFO queue is the
+process's write lock, each store call costs one thread hop, and waits on other processes'
+locks (``busy_timeout``) happen off the event loop. ``AsyncRunner`` (PostgreSQL) runs the same
+functions through SQLAlchemy's asyncio bridge over an asyncpg pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import queue
+import threading
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
+
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ostiary.storage.sql.engine import SQLITE_BEGIN
+
+T = TypeVar("T")
+
+
+class Runner(Protocol):
+    dialect: str
+
+    async def write(self, fn: Callable[[Connection], T]) -> T:
+        """Run ``fn`` in a write transaction, committed if it returns."""
+
+    async def read(self, fn: Callable[[Connection], T]) -> T:
+        """Run ``fn``, which only reads, one statement at a time."""
+
+    async def close(self) -> None: ...
+
+
+class AsyncRunner:
+    """Transactions on an ``AsyncEngine``; reads in autocommit mode (one round trip)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.dialect = engine.dialect.name
+        self._engine = engine
+        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+
+    async def write(self, fn: Callable[[Connection], T]) -> T:
+        async with self._engine.begin() as conn:
+            return await conn.run_sync(fn)
+
+    async def read(self, fn: Callable[[Connection], T]) -> T:
+        async with self._autocommit.connect() as conn:
+            return await conn.run_sync(fn)
+
+    async def close(self) -> None:
+        await self._engine.dispose()
+
+
+class ThreadRunner:
+    """Every call on one thread and one connection, so calls never contend in-process.
+
+    A dedicated thread with a ``SimpleQueue`` measured ~40% faster than a one-worker
+    ``ThreadPoolExecutor``: each hop is one queue put and one ``call_soon_threadsafe``.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.dialect = engine.dialect.name
+        self._engine = engine
+        self._conn: Connection | None = None  # only touched on the worker thread
+        self._closed = False
+        self._jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._serve, name="ostiary-sqlite", daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            fn, begin, loop, future = self._jobs.get()
+            try:
+                result = self._call(fn, begin)
+            except BaseException as exc:  # delivered to the awaiting caller
+                _resolve(loop, future, _fail, exc)
+            else:
+                _resolve(loop, future, _succeed, result)
+            if fn is _stop:
+                return
+
+    def _call(self, fn: Callable[[Connection], Any], begin: str | None) -> Any:
+        if fn is _stop:
+            if self._conn is not None:
+                self._conn.close()
+            self._engine.dispose()
+            return None
+        if self._conn is None:
+            self._conn = self._engine.connect()
+        conn = self._conn.execution_options(**{SQLITE_BEGIN: begin})
+        with conn.begin():
+            return fn(conn)
+
+    def _enqueue(self, fn: Callable[[Connection], T], begin: str | None) -> asyncio.Future[T]:
+        if self._closed:
+            raise RuntimeError("storage is closed")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._jobs.put((fn, begin, loop, future))
+        return future
+
+    async def write(self, fn: Callable[[Connection], T]) -> T:
+        return await self._enqueue(fn, "IMMEDIATE")
+
+    async def read(self, fn: Callable[[Connection], T]) -> T:
+        return await self._enqueue(fn, None)
+
+    async def close(self) -> None:
+        """Finish the calls already queued, then close the connection and end the thread."""
+        if not self._closed:
+            stopped = self._enqueue(_stop, None)
+            self._closed = True
+            await stopped
+
+
+_Job = tuple[
+    Callable[[Connection], Any], str | None, asyncio.AbstractEventLoop, "asyncio.Future[Any]"
+]
+
+
+def _stop(conn: Connection) -> None:
+    """Sentinel job: close the connection and stop the worker thread."""
+
+
+def _resolve(
+    loop: asyncio.AbstractEventLoop,
+    future: asyncio.Future[Any],
+    setter: Callable[[asyncio.Future[Any], Any], None],
+    value: Any,
+) -> None:
+    with contextlib.suppress(RuntimeError):  # the caller's loop is closed: nobody waits
+        loop.call_soon_threadsafe(setter, future, value)
+
+
+def _succeed(future: asyncio.Future[Any], result: Any) -> None:
+    if not future.done():  # the caller may have been cancelled
+        future.set_result(result)
+
+
+def _fail(future: asyncio.Future[Any], exc: Any) -> None:
+    if not future.done():
+        future.set_exception(exc)

@@ -1,0 +1,167 @@
+"""SQL backend specifics: URL handling, SQLite pragmas, and the packaged Alembic migrations."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, text
+
+from ostiary.core.models import Client, ClientId
+from ostiary.storage.sql import create_engine, migrate, open_storage
+from ostiary.storage.sql.engine import BUSY_TIMEOUT_MS, create_sqlite_engine
+from ostiary.storage.sql.migrate import MIGRATIONS, alembic_config
+from ostiary.storage.sql.tables import metadata
+
+
+@pytest.mark.parametrize(
+    ("url", "driver"),
+    [
+        ("sqlite:///relative.db", "sqlite+aiosqlite"),
+        ("sqlite:////tmp/absolute.db", "sqlite+aiosqlite"),
+        ("sqlite+aiosqlite:///x.db", "sqlite+aiosqlite"),
+        ("postgresql://u@localhost/db", "postgresql+asyncpg"),
+        ("postgresql+asyncpg://u:p@localhost:5433/db", "postgresql+asyncpg"),
+    ],
+)
+async def test_create_engine_picks_async_driver(url: str, driver: str) -> None:
+    engine = create_engine(url)
+    try:
+        assert engine.url.drivername == driver
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["mysql://u@h/db", "postgresql+psycopg2://u@h/db", "sqlite+pysqlite:///x.db", "not a url", ""],
+)
+def test_create_engine_rejects_other_urls(url: str) -> None:
+    with pytest.raises(ValueError, match="database URL") as info:
+        create_engine(url)
+    assert "\n" not in str(info.value)
+
+
+def test_search_path_becomes_a_server_setting() -> None:
+    engine = create_engine("postgresql://u@h/db?search_path=tenant_a")
+    assert "search_path" not in engine.url.query
+    assert engine.sync_engine.dialect.name == "postgresql"
+
+
+def _pragmas(conn: Connection) -> dict[str, Any]:
+    names = ("journal_mode", "synchronous", "foreign_keys", "busy_timeout")
+    return {n: conn.exec_driver_sql(f"PRAGMA {n}").scalar() for n in names}
+
+
+EXPECTED_PRAGMAS = {
+    "journal_mode": "wal",
+    "synchronous": 1,  # NORMAL
+    "foreign_keys": 1,
+    "busy_timeout": BUSY_TIMEOUT_MS,
+}
+
+
+async def test_sqlite_async_engine_pragmas(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path / 'a.db'}")
+    try:
+        async with engine.connect() as conn:
+            assert await conn.run_sync(_pragmas) == EXPECTED_PRAGMAS
+    finally:
+        await engine.dispose()
+
+
+def test_sqlite_store_engine_pragmas(tmp_path: Path) -> None:
+    engine = create_sqlite_engine(f"sqlite:///{tmp_path / 'a.db'}")
+    try:
+        with engine.connect() as conn:
+            assert _pragmas(conn) == EXPECTED_PRAGMAS
+    finally:
+        engine.dispose()
+
+
+def _head() -> str | None:
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def test_migrations_ship_in_the_package() -> None:
+    assert (MIGRATIONS / "env.py").is_file()
+    assert (MIGRATIONS / "script.py.mako").is_file()
+    assert _head() == "0001"
+
+
+async def _versions(url: str) -> list[str]:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            rows = await conn.execute(text("SELECT version_num FROM alembic_version"))
+            return [r[0] for r in rows]
+    finally:
+        await engine.dispose()
+
+
+async def test_migrating_again_is_a_no_op(sql_url: str) -> None:
+    app = Client(ClientId("kept"), "Kept", ("https://a.example/cb",), created_at=1)
+    first = await open_storage(sql_url)
+    await first.save_client(app)
+    await first.close()
+
+    await migrate(sql_url)
+    second = await open_storage(sql_url)
+    try:
+        assert await second.get_client(ClientId("kept")) == app
+    finally:
+        await second.close()
+    assert await _versions(sql_url) == [_head()]
+
+
+async def test_simultaneous_first_starts(sql_url: str) -> None:
+    """Several processes starting against an empty database at once all come up."""
+    stores = await asyncio.gather(*(open_storage(sql_url) for _ in range(4)))
+    try:
+        for n, store in enumerate(stores):
+            await store.save_client(Client(ClientId(f"c{n}"), "C", ("https://a/cb",)))
+        assert len(await stores[0].list_clients()) == 4
+    finally:
+        for store in stores:
+            await store.close()
+    assert await _versions(sql_url) == [_head()]
+
+
+async def test_migrated_schema_matches_tables(sql_url: str) -> None:
+    await migrate(sql_url)
+    engine = create_engine(sql_url)
+    try:
+        async with engine.connect() as conn:
+            diff = await conn.run_sync(
+                lambda c: compare_metadata(MigrationContext.configure(c), metadata)
+            )
+    finally:
+        await engine.dispose()
+    assert diff == []
+
+
+async def test_closed_store_refuses_calls(tmp_path: Path) -> None:
+    store = await open_storage(f"sqlite:///{tmp_path / 'a.db'}")
+    await store.close()
+    await store.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        await store.count_users()
+
+
+async def test_unreachable_database_fails_loudly() -> None:
+    with pytest.raises(OSError):
+        await open_storage("postgresql://postgres@127.0.0.1:1/none")
+
+
+async def test_in_memory_sqlite() -> None:
+    store = await open_storage("sqlite://")
+    try:
+        await store.save_client(Client(ClientId("c"), "C", ("https://a/cb",)))
+        assert [c.client_id for c in await store.list_clients()] == ["c"]
+    finally:
+        await store.close()
