@@ -68,7 +68,7 @@ async def serve_forever(settings: AuthServerSettings) -> None:
             access_log=settings.log_level == "debug",
             proxy_headers=False,
             server_header=False,
-            lifespan="off",
+            lifespan="on",
         )
         server = uvicorn.Server(config)
         click.echo(banner(settings, password))

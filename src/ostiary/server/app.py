@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from importlib.resources import files
 
 from starlette.applications import Starlette
@@ -24,6 +27,7 @@ from ostiary.server.adapters import (
 )
 from ostiary.server.context import ServerContext
 from ostiary.server.cors import PublicCors
+from ostiary.server.maintenance import purge_forever
 from ostiary.server.ui.views import BrowserViews
 
 log = logging.getLogger("ostiary.server")
@@ -102,7 +106,19 @@ def create_app(ctx: ServerContext) -> Starlette:
             "error.html", status=exc.status_code, error=exc.error, message=exc.description or ""
         )
 
-    app = Starlette(routes=routes(ctx, views), exception_handlers={OAuthError: oauth_error})
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        task = asyncio.create_task(purge_forever(ctx.deps.storage, ctx.deps.clock))
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    app = Starlette(
+        routes=routes(ctx, views), exception_handlers={OAuthError: oauth_error}, lifespan=lifespan
+    )
     base = ctx.issuer_path
     cors_paths = {f"{base}/jwks", f"{base}/token"}
     app.add_middleware(

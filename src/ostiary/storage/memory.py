@@ -59,7 +59,9 @@ class MemoryStorage:
 
     # users
     async def add_user(self, user: User) -> None:
-        if any(u.username == user.username for u in self.users.values()):
+        if user.user_id in self.users or any(
+            u.username == user.username for u in self.users.values()
+        ):
             raise DuplicateError(user.username)
         self.users[user.user_id] = user
 
@@ -170,6 +172,16 @@ class MemoryStorage:
 
     async def save_consent(self, consent: Consent) -> None:
         self.consents[(consent.user_id, consent.client_id)] = consent
+
+    # maintenance
+    async def purge_expired(self, before: int) -> int:
+        codes = [h for h, c in self.codes.items() if c.expires_at < before]
+        tokens = [h for h, t in self.refresh_tokens.items() if t.expires_at < before]
+        for h in codes:
+            del self.codes[h]
+        for h in tokens:
+            del self.refresh_tokens[h]
+        return len(codes) + len(tokens)
 
     # signing keys
     async def save_signing_key(self, key: SigningKey) -> None:

@@ -111,7 +111,16 @@ class KeyStore(Protocol):
     async def retire_signing_key(self, kid: str, now: int) -> bool: ...
 
 
+class MaintenanceStore(Protocol):
+    async def purge_expired(self, before: int) -> int:
+        """Delete codes and refresh tokens that expired before ``before``; return the count.
+
+        A rotated refresh token is kept until it expires, so its reuse is still detected.
+        """
+
+
 class Storage(
+    MaintenanceStore,
     ClientStore,
     UserStore,
     GrantStore,

@@ -408,3 +408,33 @@ async def test_signing_keys(store: Storage) -> None:
     same(by_kid["k-b"], key("k-b", NOW + 1, retired_at=NOW + 3))
     same(by_kid["k-a"], made[2])
     same(by_kid["k-c"], made[1])
+
+
+# maintenance
+
+
+async def test_purge_expired_keeps_live_and_rotated_records(store: Storage) -> None:
+    await store.save_grant(grant(1))
+    await store.save_authorization_code(code(1, expires_at=NOW - 1))
+    await store.save_authorization_code(code(2, expires_at=NOW + 60))
+    await store.save_refresh_token(token(1, expires_at=NOW - 1))
+    await store.save_refresh_token(
+        token(2, expires_at=NOW + 10, rotated_at=NOW - 50, successor=b"s")
+    )
+    await store.save_refresh_token(token(3, expires_at=NOW + 3600))
+
+    assert await store.purge_expired(NOW) == 2
+    assert await store.consume_authorization_code("code-hash-1", NOW) is None
+    assert await store.consume_authorization_code("code-hash-2", NOW) is not None
+    assert await store.get_refresh_token("rt-hash-1") is None
+    # a rotated token stays until it expires, so replaying it is still detected
+    assert await store.get_refresh_token("rt-hash-2") is not None
+    assert await store.get_refresh_token("rt-hash-3") is not None
+    assert await store.purge_expired(NOW) == 0
+
+
+async def test_user_id_cannot_be_reused(store: Storage) -> None:
+    await store.add_user(user("alice"))
+    with pytest.raises(DuplicateError):
+        await store.add_user(user("alice", username="alice2"))
+    assert [u.username for u in await store.list_users()] == ["alice"]

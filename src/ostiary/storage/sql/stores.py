@@ -212,6 +212,19 @@ class SqlStorage:
 
         await self._run.write(work)
 
+    # maintenance
+    async def purge_expired(self, before: int) -> int:
+        def work(conn: Connection) -> int:
+            codes = conn.execute(
+                delete(authorization_codes).where(authorization_codes.c.expires_at < before)
+            )
+            tokens = conn.execute(
+                delete(refresh_tokens).where(refresh_tokens.c.expires_at < before)
+            )
+            return int(codes.rowcount) + int(tokens.rowcount)
+
+        return await self._run.write(work)
+
     # signing keys
     async def save_signing_key(self, key: SigningKey) -> None:
         await self._insert(signing_keys, codec.key_values(key), key.kid)
