@@ -22,9 +22,9 @@ from ostiary.core.scopes import check_scopes, parse_scope
 
 
 def _retry_response(token: str, record: RefreshToken, deps: Deps) -> TokenResponse | None:
-    """The sealed successor, if ``record`` was rotated within the grace window."""
+    """The sealed successor, if ``record`` was rotated within the grace window (0: none)."""
     now = deps.clock.now()
-    if record.rotated_at is None or record.successor is None:
+    if record.rotated_at is None or record.successor is None or deps.config.refresh_grace <= 0:
         return None
     if now - record.rotated_at > deps.config.refresh_grace:
         return None
