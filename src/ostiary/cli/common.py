@@ -62,17 +62,29 @@ async def opened_storage(settings: AuthServerSettings) -> AsyncIterator[Storage]
     from ostiary.storage.sql import open_storage
 
     if settings.database is None:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreUnavailable(
+                f"cannot create data folder {settings.data_dir}: {exc}"
+            ) from None
     try:
         storage = await open_storage(settings.database_url)
     except ValueError as exc:
-        raise StoreUnavailable(f"--database: {exc}") from None
+        raise StoreUnavailable(f"--database: {_first_line(exc)}") from None
     except Exception as exc:
-        raise StoreUnavailable(f"cannot open database {settings.database_url}: {exc}") from None
+        raise StoreUnavailable(
+            f"cannot open database {settings.database_url}: {_first_line(exc)}"
+        ) from None
     try:
         yield storage
     finally:
         await storage.close()
+
+
+def _first_line(exc: Exception) -> str:
+    """Errors are one line; SQLAlchemy appends a "(Background on this error ...)" line."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:

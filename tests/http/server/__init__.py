@@ -1,0 +1,1 @@
+"""The authorization server's HTTP surface: metadata, JWKS, pages, token endpoint, CORS."""
