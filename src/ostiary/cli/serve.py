@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -52,30 +53,38 @@ def banner(settings: AuthServerSettings, admin_password: str | None) -> str:
     return "\n".join([*lines, "", "Press Ctrl+C to stop."])
 
 
+def listen(host: str, port: int) -> socket.socket:
+    """Bind before announcing anything, so a busy port is one clear error line."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host.strip("[]"), port))
+    except OSError as exc:
+        sock.close()
+        raise CliError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    return sock
+
+
 async def serve_forever(settings: AuthServerSettings) -> None:
     keys = server_keys(settings)
+    sock = listen(settings.host, settings.port)
     async with opened_storage(settings) as storage:
         password = await first_start(storage)
         ctx = await build_context(
             settings.server_config(), storage, keys, templates_dir=settings.templates
         )
-        app = create_app(ctx)
         config = uvicorn.Config(
-            app,
-            host=settings.host,
-            port=settings.port,
+            create_app(ctx),
             log_level=settings.log_level,
             access_log=settings.log_level == "debug",
             proxy_headers=False,
             server_header=False,
             lifespan="on",
         )
-        server = uvicorn.Server(config)
         click.echo(banner(settings, password))
         sys.stdout.flush()
-        await server.serve()
-        if not server.started:
-            raise CliError(f"could not listen on {settings.host}:{settings.port}")
+        await uvicorn.Server(config).serve(sockets=[sock])
 
 
 @click.command("serve")
@@ -100,5 +109,6 @@ def serve(**options: Any) -> None:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
     )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve_forever(settings))

@@ -131,7 +131,7 @@ class MemoryStorage:
         code = self.codes.get(code_hash)
         if code is None:
             return None
-        if code.consumed_at is not None:
+        if code.consumed_at is not None or not self._grant_live(code.grant_id):
             return code, False
         consumed = replace(code, consumed_at=now)
         self.codes[code_hash] = consumed

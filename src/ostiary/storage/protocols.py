@@ -71,10 +71,12 @@ class AuthorizationCodeStore(Protocol):
     async def consume_authorization_code(
         self, code_hash: str, now: int
     ) -> tuple[AuthorizationCode, bool] | None:
-        """Atomically mark the code used.
+        """Atomically mark the code used, if its grant is still live.
 
-        Returns the record and True for the one caller that consumed it, the record and False
-        for any later caller (a replay), and None for an unknown code.
+        Returns the record and True for the one caller that consumed it; the record and False
+        for any later caller (a replay) or when its grant is revoked or missing; None for an
+        unknown code. The grant check is part of the same atomic step, so a racing replay
+        that revokes the grant can never leave zero winners.
         """
 
 

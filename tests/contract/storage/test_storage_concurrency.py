@@ -56,6 +56,9 @@ async def test_one_caller_consumes_a_code(backend: Backend, store: Storage) -> N
         "c1", GrantId("g1"), ClientId("c"), UserId("u"), "https://cb", "x", "r",
         frozenset({"s"}), NOW + 60, NOW,
     )  # fmt: skip
+    await store.save_grant(
+        Grant(GrantId("g1"), UserId("u"), ClientId("c"), frozenset({"s"}), "r", NOW)
+    )
     await store.save_authorization_code(code)
     results = await asyncio.gather(
         *(stores[i % 2].consume_authorization_code("c1", NOW + 1 + i) for i in range(RACERS))

@@ -265,6 +265,7 @@ async def test_revoke_grant_once(store: Storage) -> None:
 
 async def test_code_consumed_once(store: Storage) -> None:
     saved = code(1)
+    await store.save_grant(grant(1))
     await store.save_authorization_code(saved)
     first = await store.consume_authorization_code("code-hash-1", NOW + 2)
     assert first is not None
@@ -276,6 +277,21 @@ async def test_code_consumed_once(store: Storage) -> None:
     assert again[1] is False
     same(again[0], replace(saved, consumed_at=NOW + 2))
     assert await store.consume_authorization_code("unknown", NOW) is None
+
+
+async def test_code_of_a_revoked_or_missing_grant_is_not_consumed(store: Storage) -> None:
+    await store.save_grant(grant(1))
+    await store.save_authorization_code(code(1))
+    await store.save_authorization_code(code(2, grant_id=GrantId("missing")))
+    assert await store.revoke_grant(GrantId("grant-1"), NOW + 1) is True
+    for code_hash, saved in (
+        ("code-hash-1", code(1)),
+        ("code-hash-2", code(2, grant_id=GrantId("missing"))),
+    ):
+        result = await store.consume_authorization_code(code_hash, NOW + 2)
+        assert result is not None
+        assert result[1] is False
+        same(result[0], saved)  # not marked consumed
 
 
 async def test_code_round_trip_and_duplicate(store: Storage) -> None:

@@ -297,7 +297,7 @@ async def test_a_reused_code_is_refused_and_revokes_the_first_tokens(server: Ser
     again = await server.redeem(code, verifier)
 
     body = assert_oauth_error(again, 400, "invalid_grant")
-    assert body["error_description"] == "authorization code was already used"
+    assert body["error_description"] == "authorization code was already used or revoked"
     assert_oauth_error(await server.refresh(first["refresh_token"]), 400, "invalid_grant")
 
 

@@ -21,16 +21,13 @@ async def redeem_code(code: str, client: Client, deps: Deps) -> AuthorizationCod
     if consumed is None:
         raise InvalidGrant("authorization code is invalid")
     record, first_use = consumed
-    if not first_use:
+    if not first_use:  # a replay, or the user took the grant back meanwhile
         await deps.storage.revoke_grant(record.grant_id, deps.clock.now())
-        raise InvalidGrant("authorization code was already used")
+        raise InvalidGrant("authorization code was already used or revoked")
     if record.client_id != client.client_id:
         raise InvalidGrant("authorization code is invalid")  # as if it did not exist
     if record.expires_at <= deps.clock.now():
         raise InvalidGrant("authorization code has expired")
-    grant = await deps.storage.get_grant(record.grant_id)
-    if grant is None or grant.revoked_at is not None:
-        raise InvalidGrant("authorization code was revoked")
     return record
 
 

@@ -42,11 +42,15 @@ ROTATE_REFRESH = (
 )
 
 # Params: h, now. One winner: the row stops matching once consumed_at is set.
+CODE_GRANT_LIVE = exists().where(
+    grants.c.grant_id == authorization_codes.c.grant_id, grants.c.revoked_at.is_(None)
+)
 CONSUME_CODE = (
     update(authorization_codes)
     .where(
         authorization_codes.c.code_hash == bindparam("h"),
         authorization_codes.c.consumed_at.is_(None),
+        CODE_GRANT_LIVE,
     )
     .values(consumed_at=bindparam("now"))
     .returning(*authorization_codes.c)

@@ -270,7 +270,7 @@ async def test_reused_code_fails_and_revokes_the_grant(h: Harness) -> None:
 
     with pytest.raises(InvalidGrant) as caught:
         await exchange_code(h, code)
-    assert caught.value.description == "authorization code was already used"
+    assert caught.value.description == "authorization code was already used or revoked"
     assert h.storage.grants[grant_id].revoked_at == h.clock.now()
 
     with pytest.raises(InvalidGrant):
@@ -295,7 +295,7 @@ async def test_failed_exchange_still_consumes_the_code(h: Harness) -> None:
         await exchange_code(h, code, code_verifier=["a" * 43])
     with pytest.raises(InvalidGrant) as caught:
         await exchange_code(h, code)
-    assert caught.value.description == "authorization code was already used"
+    assert caught.value.description == "authorization code was already used or revoked"
 
 
 async def test_successful_exchange(h: Harness) -> None:
