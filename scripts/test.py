@@ -38,7 +38,9 @@ def ensure_chromium() -> None:
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], check=True, env=env)
     if not Path(CHROMIUM).exists():
-        sys.exit(f"MISSING: chromium at {CHROMIUM} (apt-get install chromium, or set OSTIARY_CHROMIUM)")
+        sys.exit(
+            f"MISSING: chromium at {CHROMIUM} (apt-get install chromium, or set OSTIARY_CHROMIUM)"
+        )
 
 
 def ensure_postgres() -> None:
