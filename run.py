@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Bootstrap Ostiary's environment, then run it: ``python3 run.py serve`` or ``python3 run.py test``.
+"""Bootstrap Ostiary's environment, then run it: ``python3 run.py serve`` or ``… test``.
 
 The only requirement is Python 3.11+. The first run creates ``.venv`` beside this file and installs
 the hash-pinned lock (``requirements/run.lock`` to serve, ``requirements/dev.lock`` to test);
@@ -23,7 +23,7 @@ PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
 
 def ensure_env(lock_name: str) -> None:
     """Create the virtual environment and install ``lock_name`` unless already done."""
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - this file must explain itself on old Pythons
         sys.exit("Ostiary needs Python 3.11 or newer")
     lock = ROOT / "requirements" / lock_name
     project = (ROOT / "pyproject.toml").read_bytes()
@@ -46,7 +46,8 @@ def ensure_env(lock_name: str) -> None:
 def main(argv: list[str]) -> int:
     if not argv or argv[0] not in {"serve", "test", "ostiary"}:
         print(__doc__.strip(), file=sys.stderr)
-        print("\nusage: python3 run.py serve [OPTIONS] | test [PYTEST ARGS] | ostiary ARGS", file=sys.stderr)
+        usage = "usage: python3 run.py serve [OPTIONS] | test [PYTEST ARGS] | ostiary ARGS"
+        print(f"\n{usage}", file=sys.stderr)
         return 2
     command, rest = argv[0], argv[1:]
     if command == "test":
