@@ -217,7 +217,8 @@ def test_list(runner: CliRunner) -> None:
     assert sorted(result.stdout.splitlines()) == sorted(
         [
             f"{public}\tDesktop\tpublic\thttp://localhost/cb",
-            f"{private}\tService\tconfidential\thttps://s.example/a https://s.example/b",
+            f"{private}\tService\tconfidential (client_secret_basic)\t"
+            "https://s.example/a https://s.example/b",
         ]
     )
 
@@ -239,3 +240,13 @@ def test_remove_an_unknown_client(runner: CliRunner) -> None:
     result = invoke(runner, "client", "remove", "no-such-client")
 
     assert_one_line_error(result, 1, "no client 'no-such-client'")
+
+
+def test_confidential_client_can_choose_client_secret_post(runner: CliRunner) -> None:
+    client_id, secret, _ = add_client(
+        runner, "--name", "Poster", "--redirect-uri", "https://a.example/cb",
+        "--confidential", "--auth-method", "client_secret_post",
+    )  # fmt: skip
+    assert secret
+    listed = invoke(runner, "client", "list")
+    assert f"{client_id}\tPoster\tconfidential (client_secret_post)\t" in listed.stdout

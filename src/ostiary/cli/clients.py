@@ -48,7 +48,14 @@ def _redirect_uris(values: tuple[str, ...]) -> tuple[str, ...]:
 @client_group.command("add")
 @click.option("--name", required=True, help="Name shown on the consent page.")
 @click.option("--redirect-uri", "redirect_uris", multiple=True, required=True, help="Repeatable.")
-@click.option("--confidential", is_flag=True, help="Issue a client secret (client_secret_basic).")
+@click.option("--confidential", is_flag=True, help="Issue a client secret.")
+@click.option(
+    "--auth-method",
+    type=click.Choice([AuthMethod.CLIENT_SECRET_BASIC.value, AuthMethod.CLIENT_SECRET_POST.value]),
+    default=AuthMethod.CLIENT_SECRET_BASIC.value,
+    show_default=True,
+    help="How a confidential client sends its secret.",
+)
 @click.option("--scope", help="Space-separated scopes the client may ask for (default: all).")
 @store_options
 @with_storage
@@ -59,6 +66,7 @@ async def add(
     name: str,
     redirect_uris: tuple[str, ...],
     confidential: bool,
+    auth_method: str,
     scope: str | None,
 ) -> None:
     """Register a client; prints its id, and its secret once."""
@@ -70,7 +78,7 @@ async def add(
         client_id=ClientId(secrets.token_urlsafe(16)),
         client_name=name.strip(),
         redirect_uris=_redirect_uris(redirect_uris),
-        token_endpoint_auth_method=AuthMethod.CLIENT_SECRET_BASIC if secret else AuthMethod.NONE,
+        token_endpoint_auth_method=AuthMethod(auth_method) if secret else AuthMethod.NONE,
         scope=_scopes(scope),
         secret_hash=hasher.hash(secret) if secret else None,
         created_at=int(time.time()),
@@ -88,7 +96,7 @@ async def add(
 async def list_clients(storage: Storage, settings: AuthServerSettings) -> None:
     """List clients."""
     for c in await storage.list_clients():
-        kind = "public" if c.is_public else "confidential"
+        kind = "public" if c.is_public else f"confidential ({c.token_endpoint_auth_method})"
         click.echo(f"{c.client_id}\t{c.client_name}\t{kind}\t{' '.join(c.redirect_uris)}")
 
 

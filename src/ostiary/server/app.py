@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from importlib.resources import files
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
@@ -100,6 +101,18 @@ def create_app(ctx: ServerContext) -> Starlette:
     """Build the application around an assembled context (see ``server.context``)."""
     views = BrowserViews(ctx)
 
+    machine_paths = {f"{ctx.issuer_path}/token", f"{ctx.issuer_path}/jwks"}
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        """Starlette's 404/405: JSON with no-store on machine endpoints, a page elsewhere."""
+        assert isinstance(exc, HTTPException)
+        if request.url.path in machine_paths or "/.well-known/" in request.url.path:
+            body = {"error": "invalid_request", "error_description": exc.detail}
+            return json_response(body, exc.status_code, {**NO_STORE, **(exc.headers or {})})
+        return views.pages.render(
+            "error.html", status=exc.status_code, error=str(exc.status_code), message=exc.detail
+        )
+
     async def oauth_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, OAuthError)
         return views.pages.render(
@@ -117,7 +130,9 @@ def create_app(ctx: ServerContext) -> Starlette:
                 await task
 
     app = Starlette(
-        routes=routes(ctx, views), exception_handlers={OAuthError: oauth_error}, lifespan=lifespan
+        routes=routes(ctx, views),
+        exception_handlers={OAuthError: oauth_error, HTTPException: http_error},
+        lifespan=lifespan,
     )
     base = ctx.issuer_path
     cors_paths = {f"{base}/jwks", f"{base}/token"}

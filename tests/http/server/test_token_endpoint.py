@@ -345,3 +345,18 @@ async def test_an_unexpected_exception_is_a_bare_server_error(
     assert [r.exc_info[0] for r in caplog.records if r.exc_info] == [RuntimeError]
     for leak in (b"Traceback", b"RuntimeError", b"hunter2", b"/srv/"):
         assert leak not in response.content
+
+
+async def test_get_on_the_token_endpoint_is_a_json_405(server: Server) -> None:
+    response = await server.browser.get("/token")
+    assert response.status_code == 405
+    assert response.headers["cache-control"] == "no-store"
+    assert response.headers["allow"] == "POST"
+    assert response.json()["error"] == "invalid_request"
+
+
+async def test_unknown_page_is_an_html_404(server: Server) -> None:
+    response = await server.browser.get("/no-such-page")
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith("text/html")
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
