@@ -1,12 +1,16 @@
 """The floor: the cheapest token-endpoint-shaped server this stack can be.
 
 A plain Starlette app with one ``POST /token`` that reads the body and answers a fixed small
-JSON, served by uvicorn exactly as ``ostiary serve`` configures it (``ostiary.cli.serve``):
-one process, one worker, ``access_log`` off, no proxy headers, no ``Server`` header, lifespan
-off, ``http="auto"`` (httptools when installed) and started the same way, by
-``asyncio.run(server.serve())``, which runs on the standard library's event loop, not uvloop
-(uvicorn picks its loop only in ``Server.run``). ``--loop uvloop`` serves it on uvloop
-instead, to show what that choice costs.
+JSON, served by uvicorn with the settings of ``ostiary serve`` (``ostiary.cli.serve``): one
+process, one worker, ``access_log`` off, no proxy headers, no ``Server`` header,
+``http="auto"`` (httptools when installed), started the same way, by
+``asyncio.run(server.serve(...))``, which runs on the standard library's event loop, not
+uvloop (uvicorn picks its loop only in ``Server.run``). ``--loop uvloop`` serves it on uvloop
+instead, to show what that choice is worth.
+
+One deliberate difference: ``ostiary serve`` binds the listening socket itself and hands it
+to uvicorn; the floor lets uvicorn bind it, so accepted connections get ``TCP_NODELAY`` as
+asyncio intends (see ``bench/serve_variant.py`` for why that matters).
 
 ``python -m bench.floor --port PORT [--loop asyncio|uvloop]``
 """
@@ -35,7 +39,8 @@ def build_app() -> Starlette:
 
 
 def config(port: int, host: str = "127.0.0.1") -> uvicorn.Config:
-    """The ``uvicorn.Config`` of ``ostiary serve`` at ``--log-level warning``."""
+    """The ``uvicorn.Config`` of ``ostiary serve`` at ``--log-level warning`` (plus the
+    address, which ``serve`` passes as a bound socket instead)."""
     return uvicorn.Config(
         build_app(),
         host=host,
@@ -44,7 +49,7 @@ def config(port: int, host: str = "127.0.0.1") -> uvicorn.Config:
         access_log=False,
         proxy_headers=False,
         server_header=False,
-        lifespan="off",
+        lifespan="on",
     )
 
 

@@ -8,7 +8,9 @@
 * the top functions by self time and by inclusive time (a function counted once per sample
   however often it recurs in the stack).
 
-Percentages are of all non-idle samples (py-spy leaves out threads that wait).
+Percentages are of all samples py-spy kept: without ``--gil`` it leaves out threads it sees
+waiting; with ``--gil`` a sample with no thread holding the GIL is counted as "no Python
+stack".
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+NO_STACK = "no Python stack"
 _FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^()]*?)(?::\d+)?\)$")
 
 AREAS: tuple[tuple[str, str], ...] = (
@@ -47,6 +50,29 @@ AREAS: tuple[tuple[str, str], ...] = (
 )
 
 
+#: Parts of a token request, by the function whose inclusive time stands for each (matched on
+#: the function name py-spy prints; a part whose function no longer exists just shows nothing).
+COMPONENTS: tuple[tuple[str, str], ...] = (
+    ("whole ASGI app (middleware, routing, endpoint)", "PublicCors.__call__"),
+    ("token endpoint handler", "MachineEndpoints.token"),
+    ("  read_form (body + parse_qs)", "read_form"),
+    ("  client authentication", "authenticate_client"),
+    ("  JWT signing", "JwtSigner.sign"),
+    ("  sealing the successor (HKDF + AES-GCM)", "TokenSealer.seal"),
+    ("  token hashing (HMAC)", "TokenHasher.hash"),
+    ("  json_response", "json_response"),
+    ("  store: get_client", "SqlStorage.get_client"),
+    ("  store: get_refresh_token", "SqlStorage.get_refresh_token"),
+    ("  store: rotate_refresh_token", "SqlStorage.rotate_refresh_token"),
+    ("  store: consume_authorization_code", "SqlStorage.consume_authorization_code"),
+    ("  store: get_grant", "SqlStorage.get_grant"),
+    ("  store: save_refresh_token", "SqlStorage.save_refresh_token"),
+    ("response send (uvicorn, socket write)", "PublicCors.__call__.<locals>.send_with_cors"),
+    ("SQLite worker thread, busy", "ThreadRunner._call"),
+    ("SQLAlchemy Connection.execute (any thread)", "Connection.execute"),
+)
+
+
 def frame_key(frame: str) -> tuple[str, str]:
     """(function, file) of a py-spy frame such as ``run (asyncio/runners.py:118)``."""
     found = _FRAME.match(frame)
@@ -69,19 +95,22 @@ class Profile:
     by_area: Counter[str] = field(default_factory=Counter)
     self_time: Counter[str] = field(default_factory=Counter)
     inclusive: Counter[str] = field(default_factory=Counter)
+    parts: Counter[str] = field(default_factory=Counter)
 
     @classmethod
     def parse(cls, text: str) -> Profile:
         profile = cls()
         for line in text.splitlines():
             stack, _, count_text = line.rpartition(" ")
-            if not stack or not count_text.isdigit():
+            if not count_text.isdigit():
                 continue
             count = int(count_text)
             frames = [frame_key(f) for f in stack.split(";") if f]
-            if not frames:
-                continue
             profile.total += count
+            if not frames:  # py-spy --gil: no thread held the GIL (native code, waiting)
+                profile.by_thread[NO_STACK] += count
+                profile.by_area[NO_STACK] += count
+                continue
             worker = any(fn.endswith("_bootstrap") and "threading" in fl for fn, fl in frames)
             profile.by_thread["worker threads" if worker else "event loop"] += count
             func, file = frames[-1]
@@ -89,6 +118,10 @@ class Profile:
             profile.self_time[f"{func} ({file})"] += count
             for name in {f"{fn} ({fl})" for fn, fl in frames}:
                 profile.inclusive[name] += count
+            present = {fn for fn, _ in frames}
+            for label, function in COMPONENTS:
+                if function in present:
+                    profile.parts[label] += count
         return profile
 
     def report(self, top: int = 15) -> str:
@@ -102,6 +135,8 @@ class Profile:
         lines.append(
             "  by thread: " + ", ".join(f"{k} {pct(v)}" for k, v in self.by_thread.most_common())
         )
+        lines.append("  parts of a token request (inclusive):")
+        lines += [f"    {pct(self.parts[k])}  {k}" for k, _ in COMPONENTS if self.parts[k]]
         lines.append("  self time by area:")
         lines += [f"    {pct(v)}  {k}" for k, v in self.by_area.most_common()]
         lines.append(f"  top {top} functions by self time:")

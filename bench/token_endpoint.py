@@ -106,6 +106,7 @@ class Run:
     args: dict[str, str]
     floor_name: str
     rows: list[Row] = field(default_factory=list)
+    probes: dict[str, list[float]] = field(default_factory=dict)  # keep-alive latencies, ms
 
     def find(self, scenario: str, backend: str) -> Row | None:
         return next((r for r in self.rows if r.scenario == scenario and r.backend == backend), None)
@@ -149,6 +150,7 @@ class Target:
     idle_rss: int
     workdir: Path
     profile_dir: Path | None = None
+    profile_gil: bool = False
 
 
 def measure(target: Target, job: loadgen.Job, label: str) -> Row:
@@ -197,7 +199,7 @@ def _follow(
             line = raw.strip()
             if line == "phase measure":
                 if spy_file is not None:
-                    spy = _start_py_spy(target.server.pid, spy_file)
+                    spy = _start_py_spy(target.server.pid, spy_file, target.profile_gil)
                 first = CpuSnapshot.take(target.server)
             elif line == "phase done":
                 if first is not None:
@@ -214,7 +216,7 @@ def _follow(
     return lines, cpu, summary
 
 
-def _start_py_spy(pid: int, output: Path) -> subprocess.Popen[bytes] | None:
+def _start_py_spy(pid: int, output: Path, gil: bool) -> subprocess.Popen[bytes] | None:
     exe = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     if not Path(exe).exists():
         print("  (py-spy not found: pip install py-spy; profiling skipped)", flush=True)
@@ -222,6 +224,8 @@ def _start_py_spy(pid: int, output: Path) -> subprocess.Popen[bytes] | None:
     # Blocking mode (py-spy pauses the server for each sample): --nonblocking drops the
     # samples it cannot read consistently, which over-weights time spent in system calls.
     command = [exe, "record", "--pid", str(pid), "--rate", "100", "--format", "raw"]
+    if gil:
+        command.append("--gil")  # only samples of the thread holding the GIL
     return subprocess.Popen(
         [*command, "--output", str(output)],
         stdout=subprocess.DEVNULL,
@@ -260,13 +264,15 @@ def base_job(args: argparse.Namespace, port: int, scenario: str) -> loadgen.Job:
 def run_floor(args: argparse.Namespace, loop: str, workdir: Path, run: Run) -> None:
     port = free_port()
     name = "floor" if loop == "asyncio" else "floor-uvloop"
+    probe = httpx.Request("POST", f"http://127.0.0.1:{port}/token", content=b"x=1")
     server = start(
         name,
         [sys.executable, "-m", "bench.floor", "--port", str(port), "--loop", loop],
         port,
-        httpx.Request("POST", f"http://127.0.0.1:{port}/token", content=b"x=1"),
+        probe,
     )
     try:
+        run.probes[f"{name}: POST /token"] = keepalive_probe(probe)
         time.sleep(0.5)
         target = Target(server, "-", server.rss(), workdir)
         job = replace(base_job(args, port, "floor"), client_id="floor-client-id-0123456789")
@@ -292,9 +298,23 @@ def installation(
 
 def ostiary_command(args: argparse.Namespace, port: int) -> list[str]:
     serve = ["serve", "--port", str(port), "--log-level", "warning"]
-    if args.server_loop == "uvloop":
-        return [sys.executable, "-m", "bench.serve_uvloop", *serve]
+    if args.patch:
+        return [sys.executable, "-m", "bench.serve_variant", *serve]
     return [OSTIARY, *serve]
+
+
+def keepalive_probe(request: httpx.Request, count: int = 20) -> list[float]:
+    """Latencies (ms) of ``count`` sequential requests on one keep-alive connection.
+
+    Near 40 ms each means Nagle's algorithm meets delayed ACKs (no ``TCP_NODELAY``).
+    """
+    times: list[float] = []
+    with httpx.Client(timeout=5.0) as client:
+        for _ in range(count):
+            start_time = time.perf_counter()
+            client.send(request).read()
+            times.append((time.perf_counter() - start_time) * 1000.0)
+    return times
 
 
 def run_backend(backend: str, args: argparse.Namespace, workdir: Path, run: Run) -> None:
@@ -311,16 +331,18 @@ def run_backend(backend: str, args: argparse.Namespace, workdir: Path, run: Run)
             f"(library) ready in {time.perf_counter() - t0:.1f} s",
             flush=True,
         )
+        metadata = httpx.Request("GET", f"{inst.issuer}/.well-known/oauth-authorization-server")
         server = start(
             f"ostiary serve ({backend})",
             ostiary_command(args, inst.port),
             inst.port,
-            httpx.Request("GET", f"{inst.issuer}/.well-known/oauth-authorization-server"),
-            env=inst.env,
+            metadata,
+            env={**inst.env, "OSTIARY_BENCH_PATCHES": ",".join(args.patch)},
         )
         try:
+            run.probes[f"ostiary ({backend}): GET metadata"] = keepalive_probe(metadata)
             time.sleep(1.0)
-            target = Target(server, backend, server.rss(), workdir, args.profile)
+            target = Target(server, backend, server.rss(), workdir, args.profile, args.profile_gil)
             common = replace(
                 base_job(args, inst.port, "refresh"),
                 client_id=data.client_id,
@@ -433,6 +455,11 @@ def comparisons(run: Run) -> list[str]:
             f"{_verdict(lite.ok_per_s >= need and not lite.errors)}"
         )
     lines += _ratio_lines(run) + _memory_lines(run)
+    lines += ["", "keep-alive probe (20 sequential requests on one connection, median ms):"]
+    for name, times in run.probes.items():
+        median = sorted(times)[len(times) // 2]
+        stall = "  <- ~40 ms: Nagle + delayed ACK (no TCP_NODELAY)" if median > 30 else ""
+        lines.append(f"  {name}: {median:.2f}{stall}")
     failed = [r for r in run.rows if r.errors]
     if failed:
         lines += ["", "THIS RUN HAD ERRORS; those rows are not comparable:"]
@@ -456,18 +483,19 @@ def source_state() -> str:
 
 
 def describe(args: argparse.Namespace) -> str:
-    server_loop = (
-        "asyncio (stdlib: `ostiary serve` starts uvicorn with asyncio.run)"
-        if args.server_loop == "asyncio"
-        else "uvloop (EXPERIMENT via bench.serve_uvloop, not the shipped command)"
-    )
+    server = "`ostiary serve` as shipped (stdlib asyncio loop: it starts uvicorn with asyncio.run)"
+    if args.patch:
+        server = (
+            f"EXPERIMENT: the ostiary CLI with patches {', '.join(args.patch)} applied by "
+            "bench/serve_variant.py (not the shipped command)"
+        )
     return "\n".join(
         [
             f"python {platform.python_version()}, {os.cpu_count()} cores, uvicorn "
             f"{version('uvicorn')} (http auto = httptools {version('httptools')}), "
             f"uvloop {version('uvloop')}",
             f"ostiary: {source_state()}",
-            f"server: 1 process, loop {server_loop}",
+            f"server: 1 process; {server}",
             f"load generator: {args.generator}, {args.concurrency} keep-alive connections, its "
             "own process on the same cores (see the gen CPU column)",
             f"per run: {args.warmup} warmup + {args.requests} requests (floor "
@@ -494,10 +522,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add("--max-seconds", type=float, default=60.0, help="cap per phase [60]")
     add("--floor", choices=["asyncio", "uvloop", "both"], default="both", help="floor loop(s)")
     add(
-        "--server-loop",
-        choices=["asyncio", "uvloop"],
-        default="asyncio",
-        help="uvloop: an experiment through bench.serve_uvloop [asyncio, as shipped]",
+        "--patch",
+        action="append",
+        choices=["nodelay", "uvloop", "clientcache", "fastjwt", "inlinesqlite"],
+        default=[],
+        help="experiment: serve through bench/serve_variant.py with this change (repeatable)",
     )
     add(
         "--postgres-url",
@@ -505,6 +534,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="server for the fresh database [OSTIARY_TEST_POSTGRES or local test]",
     )
     add("--profile", type=Path, help="py-spy the server into this folder, print summaries")
+    add("--profile-gil", action="store_true", help="with --profile: only GIL-holding samples")
     add("--json", type=Path, help="also write every number here")
     args = parser.parse_args(argv)
     if min(args.concurrency, args.requests, args.floor_requests, args.repeat) < 1:
@@ -516,13 +546,14 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     backends = BACKENDS if args.backend == "both" else (args.backend,)
     floors = ("asyncio", "uvloop") if args.floor == "both" else (args.floor,)
-    if args.server_loop not in floors:
-        floors = (*floors, args.server_loop)
+    server_loop = "uvloop" if "uvloop" in args.patch else "asyncio"
+    if server_loop not in floors:
+        floors = (*floors, server_loop)
     if args.profile:
         args.profile.mkdir(parents=True, exist_ok=True)
     run = Run(
         {k: str(v) for k, v in vars(args).items()},
-        "floor" if args.server_loop == "asyncio" else "floor-uvloop",
+        "floor" if server_loop == "asyncio" else "floor-uvloop",
     )
     print(describe(args), flush=True)
     started = time.perf_counter()
