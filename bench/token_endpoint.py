@@ -455,7 +455,8 @@ def comparisons(run: Run) -> list[str]:
             f"{_verdict(lite.ok_per_s >= need and not lite.errors)}"
         )
     lines += _ratio_lines(run) + _memory_lines(run)
-    lines += ["", "keep-alive probe (20 sequential requests on one connection, median ms):"]
+    if run.probes:
+        lines += ["", "keep-alive probe (20 sequential requests on one connection, median ms):"]
     for name, times in run.probes.items():
         median = sorted(times)[len(times) // 2]
         stall = "  <- ~40 ms: Nagle + delayed ACK (no TCP_NODELAY)" if median > 30 else ""
