@@ -107,7 +107,8 @@ def summarize(title: str, status: int, events: list[str]) -> str:
     checkouts = count(lambda e: "checkout" in e)
     head = (
         f"{title}: HTTP {status}; {stores} store calls, {sql} SQL statements "
-        f"(incl. BEGIN), {commits} commits, {checkouts} pool checkouts"
+        f"(SQLite: incl. BEGIN; asyncpg sends BEGIN unseen), {commits} commits, "
+        f"{checkouts} pool checkouts"
     )
     return "\n".join([head, *events])
 
