@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+import socket
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.support.process import RunningServer, ostiary_cli, running_server
 
@@ -86,3 +88,29 @@ def test_no_admin_is_created_when_a_user_exists(tmp_path: Path) -> None:
         assert sign_in(server.issuer, "bob", "bob-password").status_code == 303
         listing = server.cli("user", "list")
         assert [line.split("\t")[0] for line in listing.stdout.splitlines()] == ["bob"]
+
+
+def test_listening_socket_is_tcp_so_responses_are_not_delayed() -> None:
+    """asyncio sets TCP_NODELAY only when proto is IPPROTO_TCP; without it each keep-alive
+    response waited ~40 ms for a delayed ACK."""
+    from ostiary.cli.serve import listen
+
+    sock = listen("127.0.0.1", 0)
+    try:
+        assert sock.proto == socket.IPPROTO_TCP
+    finally:
+        sock.close()
+
+
+def test_busy_port_is_one_clear_error() -> None:
+    from ostiary.cli.errors import CliError
+    from ostiary.cli.serve import listen
+
+    first = listen("127.0.0.1", 0)
+    try:
+        port = first.getsockname()[1]
+        first.listen()
+        with pytest.raises(CliError, match=f"cannot listen on 127.0.0.1:{port}"):
+            listen("127.0.0.1", port)
+    finally:
+        first.close()

@@ -56,7 +56,9 @@ def banner(settings: AuthServerSettings, admin_password: str | None) -> str:
 def listen(host: str, port: int) -> socket.socket:
     """Bind before announcing anything, so a busy port is one clear error line."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # proto must be IPPROTO_TCP: asyncio sets TCP_NODELAY only on such sockets, and without
+    # it every keep-alive response waits ~40 ms for the client's delayed ACK (Nagle).
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host.strip("[]"), port))
