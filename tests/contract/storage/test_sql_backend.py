@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, text
 
-from ostiary.core.models import Client, ClientId
+from ostiary.core.models import Client, ClientId, User, UserId
 from ostiary.storage.sql import create_engine, migrate, open_storage
 from ostiary.storage.sql.engine import BUSY_TIMEOUT_MS, create_sqlite_engine
 from ostiary.storage.sql.migrate import MIGRATIONS, alembic_config
@@ -163,5 +164,39 @@ async def test_in_memory_sqlite() -> None:
     try:
         await store.save_client(Client(ClientId("c"), "C", ("https://a/cb",)))
         assert [c.client_id for c in await store.list_clients()] == ["c"]
+    finally:
+        await store.close()
+
+
+async def test_sqlite_write_waits_off_the_loop_while_another_process_holds_the_lock(
+    tmp_path: Path,
+) -> None:
+    """The inline path never waits: a busy database hands the call to the worker thread."""
+    path = tmp_path / "busy.db"
+    store = await open_storage(f"sqlite:///{path}")
+    other = sqlite3.connect(path, isolation_level=None)  # like a second process
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        pending = asyncio.create_task(store.add_user(User(UserId("u1"), "alice", "h", 1)))
+        await asyncio.sleep(0.3)
+        assert not pending.done()  # waiting for the lock, and the loop is still free:
+        assert await store.count_users() == 0  # a read goes through meanwhile (WAL)
+        other.execute("COMMIT")
+        await asyncio.wait_for(pending, timeout=10)
+        assert [u.username for u in await store.list_users()] == ["alice"]
+    finally:
+        other.close()
+        await store.close()
+
+
+async def test_sqlite_store_works_from_another_thread(tmp_path: Path) -> None:
+    store = await open_storage(f"sqlite:///{tmp_path / 'threads.db'}")
+    try:
+        await store.add_user(User(UserId("u1"), "alice", "h", 1))
+
+        def elsewhere() -> int:
+            return asyncio.run(store.count_users())
+
+        assert await asyncio.to_thread(elsewhere) == 1
     finally:
         await store.close()

@@ -1,9 +1,11 @@
 """Where a store call's SQL runs: one function over a sync ``Connection``, in one transaction.
 
-``ThreadRunner`` (SQLite) owns one connection on one dedicated thread. Its FIFO queue is the
-process's write lock, each store call costs one thread hop, and waits on other processes'
-locks (``busy_timeout``) happen off the event loop. ``AsyncRunner`` (PostgreSQL) runs the same
-functions through SQLAlchemy's asyncio bridge over an asyncpg pool.
+``InlineSqliteRunner`` (SQLite files) runs each call at once on the event loop's thread, on a
+connection that never waits for a lock; only when another process holds the write lock does
+the call go to a ``ThreadRunner``, which owns one connection on one dedicated thread, waits on
+``busy_timeout`` there, off the event loop, and whose FIFO queue serialises such calls.
+``AsyncRunner`` (PostgreSQL) runs the same functions through SQLAlchemy's asyncio bridge over
+an asyncpg pool.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ostiary.storage.sql.engine import SQLITE_BEGIN
@@ -115,6 +118,75 @@ class ThreadRunner:
             stopped = self._enqueue(_stop, None)
             self._closed = True
             await stopped
+
+
+class InlineSqliteRunner:
+    """Each call runs inline, in one transaction, on a connection with ``busy_timeout = 0``.
+
+    A store call is a few statements of tens of microseconds, cheaper than a thread hop
+    (``bench/``: about +35% token-endpoint throughput). Nothing awaits inside a call, so calls
+    of this process never interleave. When SQLite answers busy (another process, or this
+    process's ``fallback`` thread, holds the write lock), nothing has been done yet, because
+    writes begin with ``BEGIN IMMEDIATE``, and the call is handed to ``fallback``, which waits
+    for the lock off the event loop. Calls from any thread but the first caller's go to
+    ``fallback`` too (a sqlite3 connection belongs to one thread).
+    """
+
+    def __init__(self, engine: Engine, fallback: ThreadRunner) -> None:
+        self.dialect = engine.dialect.name
+        self._engine = engine
+        self._fallback = fallback
+        self._conn: Connection | None = None
+        self._thread: int | None = None
+        self._closed = False
+
+    def _connection(self) -> Connection | None:
+        if self._closed:
+            raise RuntimeError("storage is closed")
+        if self._thread is None:
+            self._thread = threading.get_ident()
+        if self._thread != threading.get_ident():
+            return None
+        if self._conn is None:
+            conn = self._engine.connect()
+            # At the DB-API level: an SQLAlchemy execute would autobegin a transaction.
+            conn.connection.driver_connection.execute("PRAGMA busy_timeout = 0")  # type: ignore[union-attr]
+            self._conn = conn
+        return self._conn
+
+    def _inline(self, fn: Callable[[Connection], T], begin: str | None) -> tuple[bool, T | None]:
+        base = self._connection()
+        if base is None:
+            return False, None
+        try:
+            with base.execution_options(**{SQLITE_BEGIN: begin}).begin() as tx:
+                return True, fn(tx.connection)
+        except OperationalError as exc:
+            if not _is_busy(exc):
+                raise
+            return False, None
+
+    async def write(self, fn: Callable[[Connection], T]) -> T:
+        done, result = self._inline(fn, "IMMEDIATE")
+        return result if done else await self._fallback.write(fn)  # type: ignore[return-value]
+
+    async def read(self, fn: Callable[[Connection], T]) -> T:
+        done, result = self._inline(fn, None)
+        return result if done else await self._fallback.read(fn)  # type: ignore[return-value]
+
+    async def close(self) -> None:
+        if self._conn is not None and self._thread == threading.get_ident():
+            self._conn.close()
+        self._conn, self._closed = None, True
+        await self._fallback.close()
+
+
+_SQLITE_BUSY = {5, 6}  # SQLITE_BUSY, SQLITE_LOCKED
+
+
+def _is_busy(exc: OperationalError) -> bool:
+    code = getattr(exc.orig, "sqlite_errorcode", None)
+    return code in _SQLITE_BUSY or "database is locked" in str(exc.orig)
 
 
 _Job = tuple[

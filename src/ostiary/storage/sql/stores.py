@@ -30,9 +30,14 @@ from ostiary.core.models import (
 from ostiary.storage.protocols import DuplicateError
 from ostiary.storage.sql import codec
 from ostiary.storage.sql import statements as q
-from ostiary.storage.sql.engine import create_engine, create_sqlite_engine, is_sqlite_url
+from ostiary.storage.sql.engine import (
+    create_engine,
+    create_sqlite_engine,
+    is_memory_sqlite,
+    is_sqlite_url,
+)
 from ostiary.storage.sql.migrate import upgrade_connection
-from ostiary.storage.sql.runner import AsyncRunner, Runner, ThreadRunner
+from ostiary.storage.sql.runner import AsyncRunner, InlineSqliteRunner, Runner, ThreadRunner
 from ostiary.storage.sql.tables import (
     authorization_codes,
     clients,
@@ -248,7 +253,10 @@ def _revoke_grants(conn: Connection, which: Any, now: int) -> None:
 
 def _runner(url: str) -> Runner:
     if is_sqlite_url(url):
-        return ThreadRunner(create_sqlite_engine(url))
+        engine = create_sqlite_engine(url)
+        if is_memory_sqlite(engine.url):  # one shared connection: the thread's
+            return ThreadRunner(engine)
+        return InlineSqliteRunner(engine, ThreadRunner(engine))
     return AsyncRunner(create_engine(url))
 
 
