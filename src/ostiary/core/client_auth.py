@@ -44,7 +44,7 @@ class ClientCredentials:
 async def authenticate_client(credentials: ClientCredentials, deps: Deps) -> Client:
     """The registered client, if the request proves it is that client by its own method."""
     method = credentials.method()
-    client = await deps.storage.get_client(ClientId(credentials.claimed_id()))
+    client = await deps.client_lookup.get_client(ClientId(credentials.claimed_id()))
     if client is None:
         raise InvalidClient("client authentication failed")
     if client.token_endpoint_auth_method is not method:

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ostiary.core.client_cache import ClientSource
 from ostiary.core.clock import Clock
 from ostiary.core.config import ServerConfig
 
@@ -45,3 +46,8 @@ class Deps:
     sealer: Sealer
     new_token: Callable[[], str]
     new_id: Callable[[], str]
+    token_clients: ClientSource | None = None  # the token endpoint's lookup; default storage
+
+    @property
+    def client_lookup(self) -> ClientSource:
+        return self.token_clients or self.storage

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from ostiary.core.client_cache import ClientCache
 from ostiary.core.clock import Clock, SystemClock
 from ostiary.core.config import ServerConfig
 from ostiary.core.deps import Deps
@@ -50,6 +51,7 @@ async def build_context(
         sealer=TokenSealer(),
         new_token=new_token,
         new_id=lambda: secrets.token_urlsafe(16),
+        token_clients=ClientCache(storage, clock),
     )
     issuer = urlsplit(config.issuer)
     return ServerContext(
