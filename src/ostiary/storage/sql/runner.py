@@ -41,10 +41,10 @@ class Runner(Protocol):
 class AsyncRunner:
     """Transactions on an ``AsyncEngine``; reads in autocommit mode (one round trip)."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, autocommit: AsyncEngine) -> None:
         self.dialect = engine.dialect.name
         self._engine = engine
-        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._autocommit = autocommit
 
     async def write(self, fn: Callable[[Connection], T]) -> T:
         async with self._engine.begin() as conn:
@@ -56,6 +56,7 @@ class AsyncRunner:
 
     async def close(self) -> None:
         await self._engine.dispose()
+        await self._autocommit.dispose()
 
 
 class ThreadRunner:

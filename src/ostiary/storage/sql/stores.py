@@ -257,7 +257,7 @@ def _runner(url: str) -> Runner:
         if is_memory_sqlite(engine.url):  # one shared connection: the thread's
             return ThreadRunner(engine)
         return InlineSqliteRunner(engine, ThreadRunner(engine))
-    return AsyncRunner(create_engine(url))
+    return AsyncRunner(create_engine(url), create_engine(url, autocommit=True))
 
 
 async def open_storage(url: str) -> SqlStorage:
