@@ -35,6 +35,9 @@ class Runner(Protocol):
     async def read(self, fn: Callable[[Connection], T]) -> T:
         """Run ``fn``, which only reads, one statement at a time."""
 
+    async def write_one(self, fn: Callable[[Connection], T]) -> T:
+        """Run ``fn``, which writes with exactly one statement: atomic without a transaction."""
+
     async def close(self) -> None: ...
 
 
@@ -53,6 +56,10 @@ class AsyncRunner:
     async def read(self, fn: Callable[[Connection], T]) -> T:
         async with self._autocommit.connect() as conn:
             return await conn.run_sync(fn)
+
+    async def write_one(self, fn: Callable[[Connection], T]) -> T:
+        """One statement is its own transaction: no BEGIN and COMMIT round trips."""
+        return await self.read(fn)
 
     async def close(self) -> None:
         await self._engine.dispose()
@@ -112,6 +119,9 @@ class ThreadRunner:
 
     async def read(self, fn: Callable[[Connection], T]) -> T:
         return await self._enqueue(fn, None)
+
+    async def write_one(self, fn: Callable[[Connection], T]) -> T:
+        return await self.write(fn)
 
     async def close(self) -> None:
         """Finish the calls already queued, then close the connection and end the thread."""
@@ -174,6 +184,9 @@ class InlineSqliteRunner:
     async def read(self, fn: Callable[[Connection], T]) -> T:
         done, result = self._inline(fn, None)
         return result if done else await self._fallback.read(fn)  # type: ignore[return-value]
+
+    async def write_one(self, fn: Callable[[Connection], T]) -> T:
+        return await self.write(fn)
 
     async def close(self) -> None:
         if self._conn is not None and self._thread == threading.get_ident():

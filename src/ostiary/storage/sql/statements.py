@@ -41,6 +41,21 @@ ROTATE_REFRESH = (
     .returning(refresh_tokens.c.token_hash)
 )
 
+# The same rotation as ONE statement (PostgreSQL): the successor is inserted only from the
+# row the UPDATE retired, so it runs atomically in autocommit mode, in one round trip.
+# Params: h, now, sealed, and s_<column> for every column of the successor.
+_ROTATED = ROTATE_REFRESH.cte("rotated")
+ROTATE_REFRESH_ONE_STATEMENT = (
+    insert(refresh_tokens)
+    .from_select(
+        [c.name for c in refresh_tokens.c],
+        select(*(bindparam(f"s_{c.name}", type_=c.type) for c in refresh_tokens.c)).select_from(
+            _ROTATED
+        ),
+    )
+    .returning(refresh_tokens.c.token_hash)
+)
+
 # Params: h, now. One winner: the row stops matching once consumed_at is set.
 CODE_GRANT_LIVE = exists().where(
     grants.c.grant_id == authorization_codes.c.grant_id, grants.c.revoked_at.is_(None)

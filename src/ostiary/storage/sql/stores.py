@@ -66,7 +66,7 @@ class SqlStorage:
             conn.execute(stmt, values)
 
         try:
-            await self._run.write(work)
+            await self._run.write_one(work)
         except IntegrityError as exc:
             raise DuplicateError(what) from exc
 
@@ -78,7 +78,7 @@ class SqlStorage:
 
     async def _changed(self, stmt: Executable) -> bool:
         """Run a ``… RETURNING`` write; True if it touched a row."""
-        return await self._run.write(lambda conn: conn.execute(stmt).first() is not None)
+        return await self._run.write_one(lambda conn: conn.execute(stmt).first() is not None)
 
     # clients
     async def save_client(self, client: Client) -> None:
@@ -170,14 +170,12 @@ class SqlStorage:
     async def consume_authorization_code(
         self, code_hash: str, now: int
     ) -> tuple[AuthorizationCode, bool] | None:
-        def work(conn: Connection) -> tuple[AuthorizationCode, bool] | None:
-            row = conn.execute(q.CONSUME_CODE, {"h": code_hash, "now": now}).first()
-            if row is not None:
-                return codec.to_code(row), True
-            row = conn.execute(q.GET_CODE, {"h": code_hash}).first()  # replay or unknown?
-            return None if row is None else (codec.to_code(row), False)
-
-        return await self._run.write(work)
+        params = {"h": code_hash, "now": now}
+        row = await self._run.write_one(lambda conn: conn.execute(q.CONSUME_CODE, params).first())
+        if row is not None:
+            return codec.to_code(row), True
+        row = await self._first(q.GET_CODE, {"h": code_hash})  # a replay, or unknown?
+        return None if row is None else (codec.to_code(row), False)
 
     # refresh tokens
     async def get_refresh_token(self, token_hash: str) -> RefreshToken | None:
@@ -199,7 +197,13 @@ class SqlStorage:
             conn.execute(q.INSERT_REFRESH, values)
             return True
 
+        def one_statement(conn: Connection) -> bool:
+            both = {**params, **{f"s_{k}": v for k, v in values.items()}}
+            return conn.execute(q.ROTATE_REFRESH_ONE_STATEMENT, both).first() is not None
+
         try:
+            if self._run.dialect == "postgresql":
+                return await self._run.write_one(one_statement)
             return await self._run.write(work)
         except IntegrityError as exc:
             raise DuplicateError("refresh token") from exc
