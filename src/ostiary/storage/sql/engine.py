@@ -69,7 +69,8 @@ def create_engine(url: str, *, autocommit: bool = False) -> AsyncEngine:
     # An autocommit engine has its own pool: switching isolation per checkout costs a round
     # trip each time (``bench/``: about 85 µs per read).
     options: dict[str, Any] = {"isolation_level": "AUTOCOMMIT"} if autocommit else {}
-    size = POSTGRES_POOL_SIZE // 2 if autocommit else POSTGRES_POOL_SIZE
+    # The hot path runs on its own asyncpg pool (``direct``); these serve the rest.
+    size = POSTGRES_POOL_SIZE // 2
     return create_async_engine(
         parsed,
         pool_size=size,

@@ -13,14 +13,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import queue
+import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.sql.expression import Executable
 
+from ostiary.storage.sql.direct import PostgresDirect, Row, SqliteDirect
 from ostiary.storage.sql.engine import SQLITE_BEGIN
 
 T = TypeVar("T")
@@ -38,16 +41,22 @@ class Runner(Protocol):
     async def write_one(self, fn: Callable[[Connection], T]) -> T:
         """Run ``fn``, which writes with exactly one statement: atomic without a transaction."""
 
+    async def first(self, stmt: Executable, params: Mapping[str, Any]) -> Row | None:
+        """Run one statement, autocommitted, straight on the driver; its first row or None."""
+
     async def close(self) -> None: ...
 
 
 class AsyncRunner:
     """Transactions on an ``AsyncEngine``; reads in autocommit mode (one round trip)."""
 
-    def __init__(self, engine: AsyncEngine, autocommit: AsyncEngine) -> None:
+    def __init__(
+        self, engine: AsyncEngine, autocommit: AsyncEngine, direct: PostgresDirect
+    ) -> None:
         self.dialect = engine.dialect.name
         self._engine = engine
         self._autocommit = autocommit
+        self._direct = direct
 
     async def write(self, fn: Callable[[Connection], T]) -> T:
         async with self._engine.begin() as conn:
@@ -61,7 +70,11 @@ class AsyncRunner:
         """One statement is its own transaction: no BEGIN and COMMIT round trips."""
         return await self.read(fn)
 
+    async def first(self, stmt: Executable, params: Mapping[str, Any]) -> Row | None:
+        return await self._direct.first(stmt, params)
+
     async def close(self) -> None:
+        await self._direct.close()
         await self._engine.dispose()
         await self._autocommit.dispose()
 
@@ -123,6 +136,13 @@ class ThreadRunner:
     async def write_one(self, fn: Callable[[Connection], T]) -> T:
         return await self.write(fn)
 
+    async def first(self, stmt: Executable, params: Mapping[str, Any]) -> Row | None:
+        def one(conn: Connection) -> Row | None:
+            result = conn.execute(stmt, dict(params))
+            return result.first() if result.returns_rows else None
+
+        return await self._enqueue(one, None)
+
     async def close(self) -> None:
         """Finish the calls already queued, then close the connection and end the thread."""
         if not self._closed:
@@ -148,6 +168,7 @@ class InlineSqliteRunner:
         self._engine = engine
         self._fallback = fallback
         self._conn: Connection | None = None
+        self._direct: SqliteDirect | None = None
         self._thread: int | None = None
         self._closed = False
 
@@ -160,9 +181,11 @@ class InlineSqliteRunner:
             return None
         if self._conn is None:
             conn = self._engine.connect()
+            raw = conn.connection.driver_connection
+            assert isinstance(raw, sqlite3.Connection)
             # At the DB-API level: an SQLAlchemy execute would autobegin a transaction.
-            conn.connection.driver_connection.execute("PRAGMA busy_timeout = 0")  # type: ignore[union-attr]
-            self._conn = conn
+            raw.execute("PRAGMA busy_timeout = 0")
+            self._conn, self._direct = conn, SqliteDirect(raw, self._engine.dialect)
         return self._conn
 
     def _inline(self, fn: Callable[[Connection], T], begin: str | None) -> tuple[bool, T | None]:
@@ -187,6 +210,15 @@ class InlineSqliteRunner:
 
     async def write_one(self, fn: Callable[[Connection], T]) -> T:
         return await self.write(fn)
+
+    async def first(self, stmt: Executable, params: Mapping[str, Any]) -> Row | None:
+        if self._connection() is not None and self._direct is not None:
+            try:
+                return self._direct.first(stmt, params)
+            except OperationalError as exc:
+                if not _is_busy(exc):
+                    raise
+        return await self._fallback.first(stmt, params)
 
     async def close(self) -> None:
         if self._conn is not None and self._thread == threading.get_ident():

@@ -30,7 +30,9 @@ from ostiary.core.models import (
 from ostiary.storage.protocols import DuplicateError
 from ostiary.storage.sql import codec
 from ostiary.storage.sql import statements as q
+from ostiary.storage.sql.direct import PostgresDirect
 from ostiary.storage.sql.engine import (
+    POSTGRES_POOL_SIZE,
     create_engine,
     create_sqlite_engine,
     is_memory_sqlite,
@@ -43,6 +45,7 @@ from ostiary.storage.sql.tables import (
     clients,
     consents,
     grants,
+    metadata,
     refresh_tokens,
     signing_keys,
     users,
@@ -54,31 +57,28 @@ class SqlStorage:
 
     def __init__(self, runner: Runner) -> None:
         self._run = runner
+        # One statement object per table, so its compiled form is cached (see ``direct``).
+        self._inserts = {t.name: insert(t) for t in metadata.sorted_tables}
         self._upsert_consent = q.upsert_consent(runner.dialect)
 
     async def close(self) -> None:
         await self._run.close()
 
     async def _insert(self, table: Table, values: dict[str, Any], what: str) -> None:
-        stmt = insert(table)
-
-        def work(conn: Connection) -> None:
-            conn.execute(stmt, values)
-
         try:
-            await self._run.write_one(work)
+            await self._run.first(self._inserts[table.name], values)
         except IntegrityError as exc:
             raise DuplicateError(what) from exc
 
     async def _first(self, stmt: Executable, params: dict[str, Any]) -> Any:
-        return await self._run.read(lambda conn: conn.execute(stmt, params).first())
+        return await self._run.first(stmt, params)
 
     async def _all(self, table: Table) -> list[Any]:
         return await self._run.read(lambda conn: list(conn.execute(select(*table.c))))
 
     async def _changed(self, stmt: Executable) -> bool:
         """Run a ``… RETURNING`` write; True if it touched a row."""
-        return await self._run.write_one(lambda conn: conn.execute(stmt).first() is not None)
+        return await self._run.first(stmt, {}) is not None
 
     # clients
     async def save_client(self, client: Client) -> None:
@@ -170,8 +170,7 @@ class SqlStorage:
     async def consume_authorization_code(
         self, code_hash: str, now: int
     ) -> tuple[AuthorizationCode, bool] | None:
-        params = {"h": code_hash, "now": now}
-        row = await self._run.write_one(lambda conn: conn.execute(q.CONSUME_CODE, params).first())
+        row = await self._run.first(q.CONSUME_CODE, {"h": code_hash, "now": now})
         if row is not None:
             return codec.to_code(row), True
         row = await self._first(q.GET_CODE, {"h": code_hash})  # a replay, or unknown?
@@ -197,13 +196,10 @@ class SqlStorage:
             conn.execute(q.INSERT_REFRESH, values)
             return True
 
-        def one_statement(conn: Connection) -> bool:
-            both = {**params, **{f"s_{k}": v for k, v in values.items()}}
-            return conn.execute(q.ROTATE_REFRESH_ONE_STATEMENT, both).first() is not None
-
         try:
             if self._run.dialect == "postgresql":
-                return await self._run.write_one(one_statement)
+                both = {**params, **{f"s_{k}": v for k, v in values.items()}}
+                return await self._run.first(q.ROTATE_REFRESH_ONE_STATEMENT, both) is not None
             return await self._run.write(work)
         except IntegrityError as exc:
             raise DuplicateError("refresh token") from exc
@@ -261,7 +257,9 @@ def _runner(url: str) -> Runner:
         if is_memory_sqlite(engine.url):  # one shared connection: the thread's
             return ThreadRunner(engine)
         return InlineSqliteRunner(engine, ThreadRunner(engine))
-    return AsyncRunner(create_engine(url), create_engine(url, autocommit=True))
+    pg = create_engine(url)
+    direct = PostgresDirect(url, pg.dialect, POSTGRES_POOL_SIZE)
+    return AsyncRunner(pg, create_engine(url, autocommit=True), direct)
 
 
 async def open_storage(url: str) -> SqlStorage:
