@@ -13,7 +13,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, text
 
-from ostiary.core.models import Client, ClientId, User, UserId
+from ostiary.core.models import Client, ClientId, Grant, GrantId, RefreshToken, User, UserId
 from ostiary.storage.sql import create_engine, migrate, open_storage
 from ostiary.storage.sql.engine import BUSY_TIMEOUT_MS, create_sqlite_engine
 from ostiary.storage.sql.migrate import MIGRATIONS, alembic_config
@@ -199,4 +199,52 @@ async def test_sqlite_store_works_from_another_thread(tmp_path: Path) -> None:
 
         assert await asyncio.to_thread(elsewhere) == 1
     finally:
+        await store.close()
+
+
+def _grant_and_token(n: int) -> tuple[Grant, RefreshToken]:
+    grant = Grant(GrantId("g"), UserId("u"), ClientId("c"), frozenset({"s"}), "https://r/mcp", 1)
+    token = RefreshToken(f"t{n}", GrantId("g"), ClientId("c"), UserId("u"), frozenset({"s"}),
+                         "https://r/mcp", 10**10, 1)  # fmt: skip
+    return grant, token
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "file"], ids=["in-memory (thread)", "file (inline)"])
+async def test_sqlite_rotation_on_every_runner(url: str, tmp_path: Path) -> None:
+    store = await open_storage(f"sqlite:///{tmp_path / 'r.db'}" if url == "file" else url)
+    try:
+        grant, first = _grant_and_token(1)
+        await store.save_grant(grant)
+        await store.save_refresh_token(first)
+        second = _grant_and_token(2)[1]
+        assert await store.rotate_refresh_token("t1", second, b"sealed", 5) is True
+        assert await store.rotate_refresh_token("t1", _grant_and_token(3)[1], b"x", 6) is False
+        rotated = await store.get_refresh_token("t1")
+        assert rotated is not None
+        assert (rotated.rotated_at, rotated.successor) == (5, b"sealed")
+        assert await store.get_refresh_token("t2") == second
+        assert await store.get_refresh_token("t3") is None
+    finally:
+        await store.close()
+
+
+async def test_sqlite_rotation_waits_for_another_process(tmp_path: Path) -> None:
+    path = tmp_path / "busy-rotate.db"
+    store = await open_storage(f"sqlite:///{path}")
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        grant, first = _grant_and_token(1)
+        await store.save_grant(grant)
+        await store.save_refresh_token(first)
+        other.execute("BEGIN IMMEDIATE")
+        pending = asyncio.create_task(
+            store.rotate_refresh_token("t1", _grant_and_token(2)[1], b"s", 5)
+        )
+        await asyncio.sleep(0.3)
+        assert not pending.done()
+        other.execute("COMMIT")
+        assert await asyncio.wait_for(pending, timeout=10) is True
+        assert await store.get_refresh_token("t2") is not None
+    finally:
+        other.close()
         await store.close()

@@ -65,6 +65,31 @@ class SqliteDirect:
             raise OperationalError(sql, args, exc) from exc
         return rows[0] if rows else None
 
+    def first_then(
+        self,
+        guard: Executable,
+        guard_params: Mapping[str, Any],
+        then: Executable,
+        then_params: Mapping[str, Any],
+    ) -> bool:
+        """In one ``BEGIN IMMEDIATE`` transaction: run ``guard``; if it returned a row, ``then``.
+
+        A busy database fails at BEGIN, before anything was done.
+        """
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise OperationalError("BEGIN IMMEDIATE", (), exc) from exc
+        try:
+            done = self.first(guard, guard_params) is not None
+            if done:
+                self.first(then, then_params)
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+        return done
+
 
 class PostgresDirect:
     """Statements on a plain asyncpg pool, one round trip each."""

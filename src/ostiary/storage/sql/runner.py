@@ -44,6 +44,15 @@ class Runner(Protocol):
     async def first(self, stmt: Executable, params: Mapping[str, Any]) -> Row | None:
         """Run one statement, autocommitted, straight on the driver; its first row or None."""
 
+    async def first_then(
+        self,
+        guard: Executable,
+        guard_params: Mapping[str, Any],
+        then: Executable,
+        then_params: Mapping[str, Any],
+    ) -> bool:
+        """In one transaction: ``guard``, and ``then`` only if ``guard`` returned a row."""
+
     async def close(self) -> None: ...
 
 
@@ -72,6 +81,15 @@ class AsyncRunner:
 
     async def first(self, stmt: Executable, params: Mapping[str, Any]) -> Row | None:
         return await self._direct.first(stmt, params)
+
+    async def first_then(
+        self,
+        guard: Executable,
+        guard_params: Mapping[str, Any],
+        then: Executable,
+        then_params: Mapping[str, Any],
+    ) -> bool:
+        return await self.write(_guarded_pair(guard, guard_params, then, then_params))
 
     async def close(self) -> None:
         await self._direct.close()
@@ -142,6 +160,15 @@ class ThreadRunner:
             return result.first() if result.returns_rows else None
 
         return await self._enqueue(one, None)
+
+    async def first_then(
+        self,
+        guard: Executable,
+        guard_params: Mapping[str, Any],
+        then: Executable,
+        then_params: Mapping[str, Any],
+    ) -> bool:
+        return await self.write(_guarded_pair(guard, guard_params, then, then_params))
 
     async def close(self) -> None:
         """Finish the calls already queued, then close the connection and end the thread."""
@@ -220,11 +247,42 @@ class InlineSqliteRunner:
                     raise
         return await self._fallback.first(stmt, params)
 
+    async def first_then(
+        self,
+        guard: Executable,
+        guard_params: Mapping[str, Any],
+        then: Executable,
+        then_params: Mapping[str, Any],
+    ) -> bool:
+        """``guard`` and, if it returned a row, ``then``, in one transaction."""
+        if self._connection() is not None and self._direct is not None:
+            try:
+                return self._direct.first_then(guard, guard_params, then, then_params)
+            except OperationalError as exc:
+                if not _is_busy(exc):
+                    raise
+        return await self._fallback.first_then(guard, guard_params, then, then_params)
+
     async def close(self) -> None:
         if self._conn is not None and self._thread == threading.get_ident():
             self._conn.close()
         self._conn, self._closed = None, True
         await self._fallback.close()
+
+
+def _guarded_pair(
+    guard: Executable,
+    guard_params: Mapping[str, Any],
+    then: Executable,
+    then_params: Mapping[str, Any],
+) -> Callable[[Connection], bool]:
+    def work(conn: Connection) -> bool:
+        if conn.execute(guard, dict(guard_params)).first() is None:
+            return False
+        conn.execute(then, dict(then_params))
+        return True
+
+    return work
 
 
 _SQLITE_BUSY = {5, 6}  # SQLITE_BUSY, SQLITE_LOCKED

@@ -27,7 +27,6 @@ GRANT_LIVE = exists().where(
 GET_REFRESH = select(*refresh_tokens.c).where(
     refresh_tokens.c.token_hash == bindparam("h"), GRANT_LIVE
 )
-INSERT_REFRESH = insert(refresh_tokens)
 # Params: h, now, sealed. One winner: the row stops matching once rotated_at is set.
 ROTATE_REFRESH = (
     update(refresh_tokens)

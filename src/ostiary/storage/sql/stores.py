@@ -189,18 +189,12 @@ class SqlStorage:
     ) -> bool:
         params = {"h": token_hash, "now": now, "sealed": sealed}
         values = codec.refresh_values(successor)
-
-        def work(conn: Connection) -> bool:
-            if conn.execute(q.ROTATE_REFRESH, params).first() is None:
-                return False
-            conn.execute(q.INSERT_REFRESH, values)
-            return True
-
         try:
             if self._run.dialect == "postgresql":
                 both = {**params, **{f"s_{k}": v for k, v in values.items()}}
                 return await self._run.first(q.ROTATE_REFRESH_ONE_STATEMENT, both) is not None
-            return await self._run.write(work)
+            insert_refresh = self._inserts["refresh_tokens"]
+            return await self._run.first_then(q.ROTATE_REFRESH, params, insert_refresh, values)
         except IntegrityError as exc:
             raise DuplicateError("refresh token") from exc
 
