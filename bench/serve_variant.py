@@ -15,16 +15,10 @@ can measure a proposed ``src/`` change without making it:
 * ``uvloop``: ``serve`` starts uvicorn with ``asyncio.run``, i.e. on the standard library loop
   whatever is installed (uvicorn chooses its loop only in ``Server.run``). The patch installs
   uvloop's event-loop policy first.
-* ``clientcache``: ``SqlStorage.get_client`` answers from a per-process cache (hits kept for
-  ``CLIENT_TTL`` seconds), saving one store call (one SQLite thread hop, one PostgreSQL
-  checkout) per token request.
 * ``fastjwt``: ``JwtSigner.sign`` signs ES256 with ``cryptography`` directly (header encoded
   once, raw r||s signature) instead of through joserfc. Same tokens, byte for byte in form.
 
-* ``inlinesqlite``: SQLite store calls run on the event-loop thread, on a connection of its
-  own, instead of hopping to the store's worker thread (``ThreadRunner``). An upper bound
-  for "no thread hop": it blocks the loop while SQLite works, and would block it for up to
-  ``busy_timeout`` if another process held the write lock.
+
 
 These reach into ``src/`` internals that may change; only ``nodelay`` and ``uvloop`` touch
 nothing but the CLI module.
@@ -37,7 +31,6 @@ import base64
 import json
 import os
 import socket
-import time
 from typing import Any
 
 import uvloop
@@ -46,7 +39,7 @@ import ostiary.cli.serve as serve_module
 from ostiary.cli.main import main
 
 PATCHES = "OSTIARY_BENCH_PATCHES"
-KNOWN = ("nodelay", "uvloop", "clientcache", "fastjwt", "inlinesqlite")
+KNOWN = ("nodelay", "uvloop", "fastjwt")
 CLIENT_TTL = 5.0
 
 
@@ -64,59 +57,8 @@ def apply(patches: set[str]) -> None:
         serve_module.listen = listen
     if "uvloop" in patches:
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    if "clientcache" in patches:
-        _cache_clients()
     if "fastjwt" in patches:
         _fast_jwt()
-    if "inlinesqlite" in patches:
-        _inline_sqlite()
-
-
-def _inline_sqlite() -> None:
-    from collections.abc import Callable
-
-    from sqlalchemy.engine import Connection
-
-    from ostiary.storage.sql.engine import SQLITE_BEGIN
-    from ostiary.storage.sql.runner import ThreadRunner
-
-    connections: dict[int, Connection] = {}
-
-    def call(runner: ThreadRunner, fn: Callable[[Connection], Any], begin: str | None) -> Any:
-        conn = connections.get(id(runner))
-        if conn is None:
-            conn = connections[id(runner)] = runner._engine.connect()
-        branch = conn.execution_options(**{SQLITE_BEGIN: begin})
-        with branch.begin():
-            return fn(branch)
-
-    async def write(self: ThreadRunner, fn: Callable[[Connection], Any]) -> Any:
-        return call(self, fn, "IMMEDIATE")
-
-    async def read(self: ThreadRunner, fn: Callable[[Connection], Any]) -> Any:
-        return call(self, fn, None)
-
-    ThreadRunner.write = write  # type: ignore[method-assign]
-    ThreadRunner.read = read  # type: ignore[method-assign]
-
-
-def _cache_clients() -> None:
-    from ostiary.storage.sql.stores import SqlStorage
-
-    shipped = SqlStorage.get_client
-    cache: dict[Any, tuple[float, Any]] = {}
-
-    async def get_client(self: SqlStorage, client_id: Any) -> Any:
-        hit = cache.get(client_id)
-        now = time.monotonic()
-        if hit is not None and hit[0] > now:
-            return hit[1]
-        client = await shipped(self, client_id)
-        if client is not None:
-            cache[client_id] = (now + CLIENT_TTL, client)
-        return client
-
-    SqlStorage.get_client = get_client  # type: ignore[method-assign]
 
 
 def _b64(data: bytes) -> bytes:

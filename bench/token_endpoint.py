@@ -525,7 +525,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add(
         "--patch",
         action="append",
-        choices=["nodelay", "uvloop", "clientcache", "fastjwt", "inlinesqlite"],
+        choices=["nodelay", "uvloop", "fastjwt"],
         default=[],
         help="experiment: serve through bench/serve_variant.py with this change (repeatable)",
     )
