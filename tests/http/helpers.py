@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
@@ -305,7 +306,10 @@ async def add_clients(server_storage: MemoryStorage, ctx: ServerContext) -> None
 
 @asynccontextmanager
 async def running(
-    issuer: str, resource: str, storage: MemoryStorage | None = None
+    issuer: str,
+    resource: str,
+    storage: MemoryStorage | None = None,
+    templates_dir: Path | None = None,
 ) -> AsyncIterator[Server]:
     """Build the context and app exactly as ``ostiary serve`` does, with a frozen clock."""
     storage = storage if storage is not None else MemoryStorage()
@@ -315,6 +319,7 @@ async def running(
         storage,
         ServerKeys.from_secret(secrets.token_bytes(32)),
         clock=clock,
+        templates_dir=templates_dir,
     )
     await storage.add_user(User(USER_ID, USERNAME, password_hash(), created_at=clock.now()))
     await add_clients(storage, ctx)
