@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import NewType
+from typing import Any, NewType
 
 ClientId = NewType("ClientId", str)
 UserId = NewType("UserId", str)
@@ -25,6 +25,14 @@ class AuthMethod(StrEnum):
     NONE = "none"
     CLIENT_SECRET_BASIC = "client_secret_basic"
     CLIENT_SECRET_POST = "client_secret_post"
+    PRIVATE_KEY_JWT = "private_key_jwt"
+
+
+class ApplicationType(StrEnum):
+    """OpenID Connect Registration §2: where the client runs, which shapes its redirect URIs."""
+
+    WEB = "web"
+    NATIVE = "native"
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +47,13 @@ class Client:
     scope: frozenset[str] | None = None  # None: any supported scope
     secret_hash: str | None = None
     created_at: int = 0
+    application_type: ApplicationType = ApplicationType.WEB
+    jwks: dict[str, Any] | None = field(default=None, hash=False)  # private_key_jwt keys
+    jwks_uri: str | None = None  # ... or by reference
+    client_secret_expires_at: int = 0  # 0: never (RFC 7591 §3.2.1)
+    dynamic: bool = False  # registered through /register (RFC 7591), not by an operator
+    last_used_at: int | None = None  # refreshed at most daily, for the unused-client cleanup
+    extra_metadata: dict[str, Any] = field(default_factory=dict, hash=False)  # RFC 7591, echoed
 
     @property
     def is_public(self) -> bool:
@@ -125,9 +140,14 @@ class SigningKey:
 
 
 @dataclass(frozen=True, slots=True)
-class RotationOutcome:
-    """What ``rotate_refresh_token`` found: rotated now, a retry within grace, or a replay."""
+class AuditEvent:
+    """One security event, as the audit trail keeps it; never holds a secret."""
 
-    rotated: RefreshToken | None = None
-    retry_successor: bytes | None = None
-    replayed: RefreshToken | None = None
+    at: int
+    event: str  # e.g. login, consent, code_issued, code_redeemed, token_refreshed, ...
+    outcome: str  # success | failure
+    user_id: str | None = None
+    client_id: str | None = None
+    grant_id: str | None = None
+    address: str | None = None
+    detail: str = ""

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from ostiary.core.models import (
+    AuditEvent,
     AuthorizationCode,
     Client,
     ClientId,
@@ -35,6 +36,7 @@ class MemoryStorage:
         self.refresh_tokens: dict[str, RefreshToken] = {}
         self.consents: dict[tuple[UserId, ClientId], Consent] = {}
         self.keys: dict[str, SigningKey] = {}
+        self.audit: list[AuditEvent] = []
 
     async def close(self) -> None:
         return None
@@ -56,6 +58,21 @@ class MemoryStorage:
             return False
         self._revoke_where(lambda g: g.client_id == client_id, now)
         return True
+
+    async def touch_client(self, client_id: ClientId, now: int) -> None:
+        client = self.clients.get(client_id)
+        if client is not None:
+            self.clients[client_id] = replace(client, last_used_at=now)
+
+    async def delete_unused_clients(self, before: int, now: int) -> int:
+        unused = [
+            c.client_id
+            for c in self.clients.values()
+            if c.dynamic and (c.last_used_at or c.created_at) < before
+        ]
+        for client_id in unused:
+            await self.delete_client(client_id, now)
+        return len(unused)
 
     # users
     async def add_user(self, user: User) -> None:
@@ -109,6 +126,28 @@ class MemoryStorage:
             return False
         self.grants[grant_id] = replace(grant, revoked_at=now)
         return True
+
+    async def list_grants(
+        self,
+        *,
+        user_id: UserId | None = None,
+        client_id: ClientId | None = None,
+        include_revoked: bool = False,
+    ) -> list[Grant]:
+        found = [
+            replace(g, last_used_at=self._last_used(g))
+            for g in self.grants.values()
+            if (user_id is None or g.user_id == user_id)
+            and (client_id is None or g.client_id == client_id)
+            and (include_revoked or g.revoked_at is None)
+        ]
+        return sorted(found, key=lambda g: (-g.created_at, g.grant_id))
+
+    def _last_used(self, grant: Grant) -> int | None:
+        issued = [
+            t.created_at for t in self.refresh_tokens.values() if t.grant_id == grant.grant_id
+        ]
+        return max(issued, default=grant.last_used_at)
 
     def _revoke_where(self, predicate: Callable[[Grant], bool], now: int) -> None:
         for grant in list(self.grants.values()):
@@ -182,6 +221,14 @@ class MemoryStorage:
         for h in tokens:
             del self.refresh_tokens[h]
         return len(codes) + len(tokens)
+
+    # audit
+    async def append_audit(self, event: AuditEvent) -> None:
+        self.audit.append(event)
+
+    async def list_audit(self, since: int = 0, limit: int = 1000) -> list[AuditEvent]:
+        found = [e for e in self.audit if e.at >= since]
+        return found[-limit:] if limit else []
 
     # signing keys
     async def save_signing_key(self, key: SigningKey) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from ostiary.core.models import (
+    AuditEvent,
     AuthorizationCode,
     Client,
     ClientId,
@@ -37,6 +38,13 @@ class ClientStore(Protocol):
     async def delete_client(self, client_id: ClientId, now: int) -> bool:
         """Remove the client and revoke its grants; False if it did not exist."""
 
+    async def touch_client(self, client_id: ClientId, now: int) -> None:
+        """Record that the client was used now (``last_used_at``)."""
+
+    async def delete_unused_clients(self, before: int, now: int) -> int:
+        """Remove dynamically registered clients last used (or, never used, created) before
+        ``before``, revoking their grants; return how many."""
+
 
 class UserStore(Protocol):
     async def add_user(self, user: User) -> None:
@@ -63,6 +71,22 @@ class GrantStore(Protocol):
 
     async def revoke_grant(self, grant_id: GrantId, now: int) -> bool:
         """Revoke a grant and so every token descending from it; False if unknown or revoked."""
+
+    async def list_grants(
+        self,
+        *,
+        user_id: UserId | None = None,
+        client_id: ClientId | None = None,
+        include_revoked: bool = False,
+    ) -> list[Grant]:
+        """Grants, newest first, each with ``last_used_at`` set to its latest token issuance."""
+
+
+class AuditStore(Protocol):
+    async def append_audit(self, event: AuditEvent) -> None: ...
+
+    async def list_audit(self, since: int = 0, limit: int = 1000) -> list[AuditEvent]:
+        """Events at or after ``since``, oldest first, at most ``limit`` (the newest ones)."""
 
 
 class AuthorizationCodeStore(Protocol):
@@ -123,6 +147,7 @@ class MaintenanceStore(Protocol):
 
 class Storage(
     MaintenanceStore,
+    AuditStore,
     ClientStore,
     UserStore,
     GrantStore,

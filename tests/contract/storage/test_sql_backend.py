@@ -92,7 +92,7 @@ def _head() -> str | None:
 def test_migrations_ship_in_the_package() -> None:
     assert (MIGRATIONS / "env.py").is_file()
     assert (MIGRATIONS / "script.py.mako").is_file()
-    assert _head() == "0001"
+    assert _head() == "0002"
 
 
 async def _versions(url: str) -> list[str]:

@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 
 from ostiary.core.models import (
+    ApplicationType,
+    AuditEvent,
     AuthMethod,
     AuthorizationCode,
     Client,
@@ -49,6 +51,13 @@ def client(n: int = 1, **kw: Any) -> Client:
         scope=frozenset({"mcp:read", "mcp:write"}),
         secret_hash=f"secret-hash-{n}",
         created_at=NOW + n,
+        application_type=ApplicationType.NATIVE,
+        jwks={"keys": [{"kty": "EC", "crv": "P-256", "x": "x", "y": "y", "kid": f"k{n}"}]},
+        jwks_uri=f"https://b.example/jwks/{n}",
+        client_secret_expires_at=NOW + 3600,
+        dynamic=True,
+        last_used_at=NOW + 2,
+        extra_metadata={"client_uri": "https://b.example", "contacts": ["ops@b.example"]},
     )
     return replace(base, **kw)
 
@@ -454,3 +463,66 @@ async def test_user_id_cannot_be_reused(store: Storage) -> None:
     with pytest.raises(DuplicateError):
         await store.add_user(user("alice", username="alice2"))
     assert [u.username for u in await store.list_users()] == ["alice"]
+
+
+async def test_operator_client_defaults_round_trip(store: Storage) -> None:
+    plain = Client(ClientId("plain"), "Plain", ("https://p.example/cb",))
+    await store.save_client(plain)
+    same(await store.get_client(ClientId("plain")), plain)
+
+
+async def test_touch_client(store: Storage) -> None:
+    await store.save_client(client(1, last_used_at=None))
+    await store.touch_client(ClientId("client-1"), NOW + 50)
+    touched = await store.get_client(ClientId("client-1"))
+    assert touched is not None
+    assert touched.last_used_at == NOW + 50
+    await store.touch_client(ClientId("nobody"), NOW)  # no error for an unknown client
+
+
+async def test_delete_unused_clients_only_dynamic_and_idle(store: Storage) -> None:
+    await store.save_client(client(1, last_used_at=NOW - 100))  # dynamic, idle: goes
+    await store.save_client(client(2, last_used_at=None, created_at=NOW - 100))  # never used
+    await store.save_client(client(3, last_used_at=NOW + 10))  # dynamic, recently used
+    await store.save_client(client(4, dynamic=False, last_used_at=NOW - 100))  # operator's
+    await store.save_grant(grant(1, client_id=ClientId("client-1")))
+    assert await store.delete_unused_clients(NOW, NOW + 1) == 2
+    assert [c.client_id for c in await store.list_clients()] == ["client-3", "client-4"]
+    revoked = await store.get_grant(GrantId("grant-1"))
+    assert revoked is not None
+    assert revoked.revoked_at == NOW + 1
+
+
+async def test_list_grants_filters_and_last_use(store: Storage) -> None:
+    await store.save_grant(grant(1, created_at=NOW, last_used_at=None))
+    await store.save_grant(grant(2, created_at=NOW + 5, client_id=ClientId("client-2")))
+    await store.save_grant(grant(3, created_at=NOW + 9, user_id=UserId("uid-bob")))
+    await store.revoke_grant(GrantId("grant-3"), NOW + 10)
+    await store.save_refresh_token(token(1, created_at=NOW + 20))
+    await store.save_refresh_token(token(2, created_at=NOW + 30))
+
+    live = await store.list_grants()
+    assert [g.grant_id for g in live] == ["grant-2", "grant-1"]  # newest first, revoked left out
+    assert live[1].last_used_at == NOW + 30  # the latest token issued from it
+    assert live[0].last_used_at == NOW + 5  # no tokens: its own record
+    every = await store.list_grants(include_revoked=True)
+    assert [g.grant_id for g in every] == ["grant-3", "grant-2", "grant-1"]
+    mine = await store.list_grants(user_id=UserId("uid-alice"), client_id=ClientId("client-1"))
+    assert [g.grant_id for g in mine] == ["grant-1"]
+    assert await store.list_grants(user_id=UserId("uid-bob")) == []
+
+
+async def test_audit_trail(store: Storage) -> None:
+    events = [
+        AuditEvent(NOW + i, f"event-{i}", "success" if i % 2 else "failure", "u", "c", "g",
+                   "127.0.0.1", f"detail {i} ✓")
+        for i in range(5)
+    ]  # fmt: skip
+    for event in events:
+        await store.append_audit(event)
+    assert await store.list_audit() == events
+    assert await store.list_audit(since=NOW + 3) == events[3:]
+    assert await store.list_audit(limit=2) == events[3:]  # the newest, oldest first
+    bare = AuditEvent(NOW + 9, "login", "failure")
+    await store.append_audit(bare)
+    same((await store.list_audit(since=NOW + 9))[0], bare)

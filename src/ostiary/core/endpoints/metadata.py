@@ -8,6 +8,12 @@ from typing import Any
 from ostiary.core.config import ServerConfig
 from ostiary.core.models import AuthMethod, GrantType
 
+SUPPORTED_AUTH_METHODS = (
+    AuthMethod.NONE,
+    AuthMethod.CLIENT_SECRET_BASIC,
+    AuthMethod.CLIENT_SECRET_POST,
+)
+
 
 def endpoint_url(issuer: str, path: str) -> str:
     return issuer.rstrip("/") + path
@@ -28,7 +34,7 @@ def authorization_server_metadata(
         "response_modes_supported": ["query"],
         "grant_types_supported": [g.value for g in grant_types],
         "code_challenge_methods_supported": ["S256"],
-        "token_endpoint_auth_methods_supported": [m.value for m in AuthMethod],
+        "token_endpoint_auth_methods_supported": [m.value for m in SUPPORTED_AUTH_METHODS],
         "authorization_response_iss_parameter_supported": True,
         "protected_resources": list(config.resources),
     }

@@ -11,6 +11,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ostiary.core.models import (
+    ApplicationType,
+    AuditEvent,
     AuthMethod,
     AuthorizationCode,
     Client,
@@ -43,6 +45,13 @@ def client_values(c: Client) -> dict[str, Any]:
         "scope": None if c.scope is None else join_scopes(c.scope),
         "secret_hash": c.secret_hash,
         "created_at": c.created_at,
+        "application_type": c.application_type.value,
+        "jwks": None if c.jwks is None else json.dumps(c.jwks),
+        "jwks_uri": c.jwks_uri,
+        "client_secret_expires_at": c.client_secret_expires_at,
+        "dynamic": c.dynamic,
+        "last_used_at": c.last_used_at,
+        "extra_metadata": json.dumps(c.extra_metadata),
     }
 
 
@@ -56,6 +65,13 @@ def to_client(r: Row) -> Client:
         scope=None if r[5] is None else split_scopes(r[5]),
         secret_hash=r[6],
         created_at=r[7],
+        application_type=ApplicationType(r[8]),
+        jwks=None if r[9] is None else json.loads(r[9]),
+        jwks_uri=r[10],
+        client_secret_expires_at=r[11],
+        dynamic=bool(r[12]),
+        last_used_at=r[13],
+        extra_metadata=json.loads(r[14]),
     )
 
 
@@ -159,3 +175,21 @@ def key_values(k: SigningKey) -> dict[str, Any]:
 
 def to_key(r: Row) -> SigningKey:
     return SigningKey(r[0], r[1], bytes(r[2]), json.loads(r[3]), r[4], r[5])
+
+
+def audit_values(e: AuditEvent) -> dict[str, Any]:
+    return {
+        "at": e.at,
+        "event": e.event,
+        "outcome": e.outcome,
+        "user_id": e.user_id,
+        "client_id": e.client_id,
+        "grant_id": e.grant_id,
+        "address": e.address,
+        "detail": e.detail,
+    }
+
+
+def to_audit(r: Row) -> AuditEvent:
+    """From a row of ``audit_events`` (its first column, the id, is skipped)."""
+    return AuditEvent(r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8])

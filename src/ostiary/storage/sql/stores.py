@@ -8,6 +8,7 @@ racing callers, in this process or another.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import Table, delete, func, insert, select, update
@@ -16,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.expression import Executable
 
 from ostiary.core.models import (
+    AuditEvent,
     AuthorizationCode,
     Client,
     ClientId,
@@ -41,6 +43,7 @@ from ostiary.storage.sql.engine import (
 from ostiary.storage.sql.migrate import upgrade_connection
 from ostiary.storage.sql.runner import AsyncRunner, InlineSqliteRunner, Runner, ThreadRunner
 from ostiary.storage.sql.tables import (
+    audit_events,
     authorization_codes,
     clients,
     consents,
@@ -106,6 +109,28 @@ class SqlStorage:
 
         return await self._run.write(work)
 
+    async def touch_client(self, client_id: ClientId, now: int) -> None:
+        stmt = update(clients).where(clients.c.client_id == client_id).values(last_used_at=now)
+        await self._run.first(stmt, {})
+
+    async def delete_unused_clients(self, before: int, now: int) -> int:
+        last_use = func.coalesce(clients.c.last_used_at, clients.c.created_at)
+
+        def work(conn: Connection) -> int:
+            gone = [
+                r[0]
+                for r in conn.execute(
+                    delete(clients)
+                    .where(clients.c.dynamic.is_(True), last_use < before)
+                    .returning(clients.c.client_id)
+                )
+            ]
+            if gone:
+                _revoke_grants(conn, grants.c.client_id.in_(gone), now)
+            return len(gone)
+
+        return await self._run.write(work)
+
     # users
     async def add_user(self, user: User) -> None:
         await self._insert(users, codec.user_values(user), user.username)
@@ -162,6 +187,46 @@ class SqlStorage:
             .values(revoked_at=now)
             .returning(grants.c.grant_id)
         )
+
+    async def list_grants(
+        self,
+        *,
+        user_id: UserId | None = None,
+        client_id: ClientId | None = None,
+        include_revoked: bool = False,
+    ) -> list[Grant]:
+        latest = (
+            select(func.max(refresh_tokens.c.created_at))
+            .where(refresh_tokens.c.grant_id == grants.c.grant_id)
+            .scalar_subquery()
+        )
+        stmt = select(*grants.c, latest)
+        if user_id is not None:
+            stmt = stmt.where(grants.c.user_id == user_id)
+        if client_id is not None:
+            stmt = stmt.where(grants.c.client_id == client_id)
+        if not include_revoked:
+            stmt = stmt.where(grants.c.revoked_at.is_(None))
+        rows = await self._run.read(lambda conn: list(conn.execute(stmt)))
+        found = [
+            replace(codec.to_grant(r), last_used_at=r[-1] if r[-1] is not None else r[6])
+            for r in rows
+        ]
+        return sorted(found, key=lambda g: (-g.created_at, g.grant_id))
+
+    # audit
+    async def append_audit(self, event: AuditEvent) -> None:
+        await self._run.first(self._inserts["audit_events"], codec.audit_values(event))
+
+    async def list_audit(self, since: int = 0, limit: int = 1000) -> list[AuditEvent]:
+        stmt = (
+            select(*audit_events.c)
+            .where(audit_events.c.at >= since)
+            .order_by(audit_events.c.at.desc(), audit_events.c.id.desc())
+            .limit(limit)
+        )
+        rows = await self._run.read(lambda conn: list(conn.execute(stmt)))
+        return [codec.to_audit(r) for r in reversed(rows)]
 
     # authorization codes
     async def save_authorization_code(self, code: AuthorizationCode) -> None:

@@ -7,7 +7,17 @@ integer count of epoch seconds. ``migrations/versions`` must create exactly thes
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Index, LargeBinary, MetaData, Table, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Table,
+    Text,
+)
 
 metadata = MetaData()
 
@@ -31,6 +41,14 @@ clients = Table(
     Column("scope", Text, nullable=True),  # NULL: any supported scope
     Column("secret_hash", Text, nullable=True),
     Column("created_at", BigInteger, nullable=False),
+    # 0002: registration metadata
+    Column("application_type", Text, nullable=False, server_default="web"),
+    Column("jwks", Text, nullable=True),  # JSON object
+    Column("jwks_uri", Text, nullable=True),
+    Column("client_secret_expires_at", BigInteger, nullable=False, server_default="0"),
+    Column("dynamic", Boolean, nullable=False, server_default="0"),
+    Column("last_used_at", BigInteger, nullable=True),
+    Column("extra_metadata", Text, nullable=False, server_default="{}"),  # JSON object
 )
 
 grants = Table(
@@ -99,4 +117,21 @@ signing_keys = Table(
     Column("public_jwk", Text, nullable=False),  # JSON object
     Column("created_at", BigInteger, nullable=False),
     Column("retired_at", BigInteger, nullable=True),
+)
+
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("at", BigInteger, nullable=False),
+    Column("event", Text, nullable=False),
+    Column("outcome", Text, nullable=False),
+    Column("user_id", Text, nullable=True),
+    Column("client_id", Text, nullable=True),
+    Column("grant_id", Text, nullable=True),
+    Column("address", Text, nullable=True),
+    Column("detail", Text, nullable=False),
+    Index("ix_audit_events_at", "at"),
 )
