@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ostiary.core.client_cache import ClientSource
 from ostiary.core.clock import Clock
 from ostiary.core.config import ServerConfig
+from ostiary.core.events import EventSink, NoEvents
 
 if TYPE_CHECKING:
     from ostiary.storage.protocols import Storage
@@ -47,6 +48,7 @@ class Deps:
     new_token: Callable[[], str]
     new_id: Callable[[], str]
     token_clients: ClientSource | None = None  # the token endpoint's lookup; default storage
+    events: EventSink = field(default_factory=NoEvents)  # security events, for the audit trail
 
     @property
     def client_lookup(self) -> ClientSource:

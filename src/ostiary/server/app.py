@@ -26,6 +26,7 @@ from ostiary.server.adapters import (
     read_form,
     unexpected_error_response,
 )
+from ostiary.server.audit import RequestAddress
 from ostiary.server.context import ServerContext
 from ostiary.server.cors import PublicCors
 from ostiary.server.maintenance import purge_forever
@@ -136,6 +137,7 @@ def create_app(ctx: ServerContext) -> Starlette:
     )
     base = ctx.issuer_path
     cors_paths = {f"{base}/jwks", f"{base}/token"}
+    app.add_middleware(RequestAddress)
     app.add_middleware(
         PublicCors, paths=cors_paths, prefixes=("/.well-known/", f"{base}/.well-known/")
     )
