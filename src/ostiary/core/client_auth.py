@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ostiary.core.client_cache import ClientSource
 from ostiary.core.deps import Deps
 from ostiary.core.errors import InvalidClient, InvalidRequest
 from ostiary.core.models import AuthMethod, Client, ClientId
@@ -41,10 +42,17 @@ class ClientCredentials:
         return self.basic[1] if self.basic is not None else self.client_secret
 
 
-async def authenticate_client(credentials: ClientCredentials, deps: Deps) -> Client:
-    """The registered client, if the request proves it is that client by its own method."""
+async def authenticate_client(
+    credentials: ClientCredentials, deps: Deps, *, source: ClientSource | None = None
+) -> Client:
+    """The registered client, if the request proves it is that client by its own method.
+
+    ``source`` is where the client is read (default ``deps.client_lookup``, which may be a
+    short-lived cache); grants that need the store's current word pass ``deps.storage``.
+    """
     method = credentials.method()
-    client = await deps.client_lookup.get_client(ClientId(credentials.claimed_id()))
+    lookup = source if source is not None else deps.client_lookup
+    client = await lookup.get_client(ClientId(credentials.claimed_id()))
     if client is None:
         raise InvalidClient("client authentication failed")
     if client.token_endpoint_auth_method is not method:

@@ -95,8 +95,8 @@ ERROR_CASES = [
     pytest.param(
         {"grant_type": ["client_credentials"]},
         basic(),
-        UnsupportedGrantType,
-        id="client_credentials-not-enabled",
+        UnauthorizedClient,
+        id="client_credentials-not-registered-for-client",
     ),
     pytest.param(
         {"grant_type": ["AUTHORIZATION_CODE"]},
