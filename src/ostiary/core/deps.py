@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ostiary.core.access_tokens import AccessTokenReader, NoAccessTokens
 from ostiary.core.client_cache import ClientSource
 from ostiary.core.clock import Clock
 from ostiary.core.config import ServerConfig
@@ -49,6 +50,7 @@ class Deps:
     new_id: Callable[[], str]
     token_clients: ClientSource | None = None  # the token endpoint's lookup; default storage
     events: EventSink = field(default_factory=NoEvents)  # security events, for the audit trail
+    access_tokens: AccessTokenReader = field(default_factory=NoAccessTokens)  # our own JWTs
 
     @property
     def client_lookup(self) -> ClientSource:

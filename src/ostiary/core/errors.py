@@ -12,6 +12,7 @@ The ``description`` travels to the client, so it never holds a secret.
     ├── UnsupportedResponseType (400) RFC 6749 §4.1.2.1
     ├── InvalidScope (400)            RFC 6749 §4.1.2.1, §5.2
     ├── InvalidTarget (400)           RFC 8707 §2
+    ├── UnsupportedTokenType (400)    RFC 7009 §2.2.1
     ├── AccessDenied (403)            RFC 6749 §4.1.2.1
     ├── TemporarilyUnavailable (503)  RFC 6749 §4.1.2.1
     └── ServerError (500)             RFC 6749 §4.1.2.1
@@ -94,6 +95,13 @@ class InvalidTarget(OAuthError):
     """The ``resource`` is unknown, malformed, or not allowed (RFC 8707 §2)."""
 
     error = "invalid_target"
+    status_code = 400
+
+
+class UnsupportedTokenType(OAuthError):
+    """The ``token_type_hint`` names a token type this server does not know (RFC 7009 §2.2.1)."""
+
+    error = "unsupported_token_type"
     status_code = 400
 
 

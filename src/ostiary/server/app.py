@@ -15,7 +15,9 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from ostiary.core.endpoints.introspect import introspection_endpoint
 from ostiary.core.endpoints.metadata import authorization_server_metadata, openid_configuration
+from ostiary.core.endpoints.revoke import revocation_endpoint
 from ostiary.core.endpoints.token import DEFAULT_GRANTS, token_endpoint
 from ostiary.core.errors import OAuthError
 from ostiary.server.adapters import (
@@ -65,6 +67,29 @@ class MachineEndpoints:
             return unexpected_error_response(exc)
         return json_response(result.to_json(), headers=NO_STORE)
 
+    async def revoke(self, request: Request) -> Response:
+        """RFC 7009 §2.2: an empty 200 whether or not the token was known."""
+        try:
+            params = await read_form(request)
+            credentials = client_credentials(request, params)
+            await revocation_endpoint(params, credentials, self.ctx.deps)
+        except OAuthError as exc:
+            return oauth_error_response(exc)
+        except Exception as exc:
+            return unexpected_error_response(exc)
+        return Response(b"", headers=NO_STORE)
+
+    async def introspect(self, request: Request) -> Response:
+        try:
+            params = await read_form(request)
+            credentials = client_credentials(request, params)
+            result = await introspection_endpoint(params, credentials, self.ctx.deps)
+        except OAuthError as exc:
+            return oauth_error_response(exc)
+        except Exception as exc:
+            return unexpected_error_response(exc)
+        return json_response(result, headers=NO_STORE)
+
 
 def well_known_paths(issuer_path: str, name: str) -> list[str]:
     """RFC 8414 §3.1 path insertion, plus the appended form OpenID Discovery §4 uses."""
@@ -87,6 +112,8 @@ def routes(ctx: ServerContext, pages: BrowserViews) -> list[Route | Mount]:
         ),
         Route(f"{base}/jwks", machine.jwks),
         Route(f"{base}/token", machine.token, methods=["POST"]),
+        Route(f"{base}/revoke", machine.revoke, methods=["POST"]),
+        Route(f"{base}/introspect", machine.introspect, methods=["POST"]),
         Route(f"{base}/authorize", pages.authorize, methods=["GET"]),
         Route(f"{base}/login", pages.login_page, methods=["GET"]),
         Route(f"{base}/login", pages.login, methods=["POST"]),
@@ -102,7 +129,9 @@ def create_app(ctx: ServerContext) -> Starlette:
     """Build the application around an assembled context (see ``server.context``)."""
     views = BrowserViews(ctx)
 
-    machine_paths = {f"{ctx.issuer_path}/token", f"{ctx.issuer_path}/jwks"}
+    machine_paths = {
+        f"{ctx.issuer_path}/{name}" for name in ("token", "jwks", "revoke", "introspect")
+    }
 
     async def http_error(request: Request, exc: Exception) -> Response:
         """Starlette's 404/405: JSON with no-store on machine endpoints, a page elsewhere."""
@@ -136,7 +165,7 @@ def create_app(ctx: ServerContext) -> Starlette:
         lifespan=lifespan,
     )
     base = ctx.issuer_path
-    cors_paths = {f"{base}/jwks", f"{base}/token"}
+    cors_paths = {f"{base}/jwks", f"{base}/token", f"{base}/revoke", f"{base}/introspect"}
     app.add_middleware(RequestAddress)
     app.add_middleware(
         PublicCors, paths=cors_paths, prefixes=("/.well-known/", f"{base}/.well-known/")

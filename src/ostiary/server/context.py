@@ -14,6 +14,7 @@ from ostiary.core.deps import Deps
 from ostiary.crypto.sealing import TokenSealer
 from ostiary.crypto.server_secret import ServerKeys
 from ostiary.crypto.tokens import TokenHasher, new_token
+from ostiary.server.access_tokens import KeyRingTokenReader
 from ostiary.server.audit import AuditLog
 from ostiary.server.keyring import KeyRing
 from ostiary.storage.protocols import Storage
@@ -54,6 +55,7 @@ async def build_context(
         new_id=lambda: secrets.token_urlsafe(16),
         token_clients=ClientCache(storage, clock),
         events=AuditLog(storage, clock),
+        access_tokens=KeyRingTokenReader(keyring, config, clock),
     )
     issuer = urlsplit(config.issuer)
     return ServerContext(

@@ -26,6 +26,17 @@ def expected_metadata(issuer: str, resource: str) -> dict[str, object]:
             "client_secret_basic",
             "client_secret_post",
         ],
+        "revocation_endpoint": f"{issuer}/revoke",
+        "revocation_endpoint_auth_methods_supported": [
+            "none",
+            "client_secret_basic",
+            "client_secret_post",
+        ],
+        "introspection_endpoint": f"{issuer}/introspect",
+        "introspection_endpoint_auth_methods_supported": [
+            "client_secret_basic",
+            "client_secret_post",
+        ],
         "authorization_response_iss_parameter_supported": True,
         "protected_resources": [resource],
     }

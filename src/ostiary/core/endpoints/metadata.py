@@ -35,6 +35,14 @@ def authorization_server_metadata(
         "grant_types_supported": [g.value for g in grant_types],
         "code_challenge_methods_supported": ["S256"],
         "token_endpoint_auth_methods_supported": [m.value for m in SUPPORTED_AUTH_METHODS],
+        # Revocation authenticates exactly like the token endpoint; introspection needs a
+        # confidential client, so every method but "none".
+        "revocation_endpoint": endpoint_url(issuer, "/revoke"),
+        "revocation_endpoint_auth_methods_supported": [m.value for m in SUPPORTED_AUTH_METHODS],
+        "introspection_endpoint": endpoint_url(issuer, "/introspect"),
+        "introspection_endpoint_auth_methods_supported": [
+            m.value for m in SUPPORTED_AUTH_METHODS if m is not AuthMethod.NONE
+        ],
         "authorization_response_iss_parameter_supported": True,
         "protected_resources": list(config.resources),
     }
