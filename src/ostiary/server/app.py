@@ -32,6 +32,7 @@ from ostiary.server.audit import RequestAddress
 from ostiary.server.context import ServerContext
 from ostiary.server.cors import PublicCors
 from ostiary.server.maintenance import purge_forever
+from ostiary.server.ui.account import AccountViews
 from ostiary.server.ui.views import BrowserViews
 
 log = logging.getLogger("ostiary.server")
@@ -101,6 +102,7 @@ def well_known_paths(issuer_path: str, name: str) -> list[str]:
 def routes(ctx: ServerContext, pages: BrowserViews) -> list[Route | Mount]:
     """The URL table."""
     machine, base = MachineEndpoints(ctx), ctx.issuer_path
+    account = AccountViews(pages)
     table: list[Route | Mount] = [
         *(
             Route(p, machine.as_metadata)
@@ -119,6 +121,8 @@ def routes(ctx: ServerContext, pages: BrowserViews) -> list[Route | Mount]:
         Route(f"{base}/login", pages.login, methods=["POST"]),
         Route(f"{base}/consent", pages.consent, methods=["POST"]),
         Route(f"{base}/logout", pages.logout, methods=["POST"]),
+        Route(f"{base}/account", account.page, methods=["GET"]),
+        Route(f"{base}/account/revoke", account.revoke, methods=["POST"]),
         Route(f"{base}/", pages.home, methods=["GET"]),
         Mount(f"{base}/static", StaticFiles(directory=str(files("ostiary.server.ui") / "static"))),
     ]

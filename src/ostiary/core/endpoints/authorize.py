@@ -33,7 +33,7 @@ from ostiary.core.pkce import check_code_challenge
 from ostiary.core.redirect_uris import find_redirect_uri
 from ostiary.core.resources import select_resource
 from ostiary.core.responses import redirect_url
-from ostiary.core.scopes import check_scopes, parse_scope
+from ostiary.core.scopes import check_scopes, format_scope, parse_scope
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +166,14 @@ async def issue_authorization_code(
             expires_at=now + deps.config.code_ttl,
             created_at=now,
         )
+    )
+    await deps.events.emit(
+        "code_issued",
+        "success",
+        user_id=user_id,
+        client_id=request.client.client_id,
+        grant_id=grant.grant_id,
+        detail=f"scopes={format_scope(scopes)}",
     )
     return redirect_url(
         request.redirect_uri, {"code": code, "state": request.state, "iss": deps.config.issuer}

@@ -33,11 +33,33 @@ def _retry_response(token: str, record: RefreshToken, deps: Deps) -> TokenRespon
     return TokenResponse(**body)
 
 
-async def _reuse(token: str, record: RefreshToken, deps: Deps) -> TokenResponse:
+async def _emit(
+    event: str,
+    outcome: str,
+    record: RefreshToken | None,
+    client: Client,
+    detail: str,
+    *,
+    deps: Deps,
+) -> None:
+    await deps.events.emit(
+        event,
+        outcome,
+        user_id=record.user_id if record else None,
+        client_id=client.client_id,
+        grant_id=record.grant_id if record else None,
+        detail=detail,
+    )
+
+
+async def _reuse(token: str, record: RefreshToken, client: Client, deps: Deps) -> TokenResponse:
     retry = _retry_response(token, record, deps)
     if retry is not None:
+        await _emit("token_refreshed", "success", record, client, "retry within grace", deps=deps)
         return retry
-    await deps.storage.revoke_grant(record.grant_id, deps.clock.now())
+    revoked = await deps.storage.revoke_grant(record.grant_id, deps.clock.now())
+    detail = "grant revoked" if revoked else "grant was already revoked"
+    await _emit("refresh_reuse", "failure", record, client, detail, deps=deps)
     raise InvalidGrant("refresh token was already used; the grant is revoked")
 
 
@@ -55,11 +77,15 @@ async def refresh_access_token(params: Params, client: Client, deps: Deps) -> To
     token_hash = deps.hasher.hash(token)
     record = await deps.storage.get_refresh_token(token_hash)
     if record is None or record.client_id != client.client_id:
+        await _emit(
+            "token_refreshed", "failure", None, client, "unknown or revoked token", deps=deps
+        )
         raise InvalidGrant("refresh token is invalid")
     if record.rotated_at is not None:
-        return await _reuse(token, record, deps)
+        return await _reuse(token, record, client, deps)
     now = deps.clock.now()
     if record.expires_at <= now:
+        await _emit("token_refreshed", "failure", record, client, "token expired", deps=deps)
         raise InvalidGrant("refresh token has expired")
     scopes = _check_request(params, record)
     issued = issue_tokens(
@@ -75,9 +101,11 @@ async def refresh_access_token(params: Params, client: Client, deps: Deps) -> To
         raise UnauthorizedClient("client may not use the refresh token grant")
     sealed = deps.sealer.seal(token, json.dumps(issued.response.to_json()).encode())
     if await deps.storage.rotate_refresh_token(token_hash, issued.refresh_record, sealed, now):
+        await _emit("token_refreshed", "success", record, client, "", deps=deps)  # one insert
         return issued.response
     # Lost a race with another use of the same token: read what the winner left.
-    record = await deps.storage.get_refresh_token(token_hash)
-    if record is None or record.rotated_at is None:
+    lost = await deps.storage.get_refresh_token(token_hash)
+    if lost is None or lost.rotated_at is None:
+        await _emit("token_refreshed", "failure", record, client, "grant revoked", deps=deps)
         raise InvalidGrant("refresh token is invalid")
-    return await _reuse(token, record, deps)
+    return await _reuse(token, lost, client, deps)

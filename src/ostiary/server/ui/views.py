@@ -20,7 +20,7 @@ from ostiary.core.errors import RedirectError, UnsafeRedirectError
 from ostiary.core.models import ClientId, User, UserId
 from ostiary.core.params import Params
 from ostiary.core.redirect_uris import is_loopback
-from ostiary.core.scopes import SCOPE_DESCRIPTIONS, SUPPORTED_SCOPES
+from ostiary.core.scopes import SCOPE_DESCRIPTIONS, SUPPORTED_SCOPES, format_scope
 from ostiary.crypto.passwords import verify_password
 from ostiary.server.adapters import read_form
 from ostiary.server.context import ServerContext
@@ -62,8 +62,11 @@ class BrowserViews:
         )
 
     def _safe_next(self, value: str | None) -> str:
-        """Only ever return to this server's own authorize endpoint or home (no open redirect)."""
+        """Only ever return to this server's own authorize endpoint, account page or home
+        (no open redirect)."""
         authorize = f"{self.base}/authorize?"
+        if value == f"{self.base}/account":
+            return value
         if (
             value
             and value.startswith(authorize)
@@ -140,9 +143,20 @@ class BrowserViews:
         except RedirectError as exc:
             return self._redirect(error_redirect(exc, self.deps.config.issuer))
         chosen = frozenset(form.get("scope", ())) & auth.scopes
+        client_id = ClientId(auth.client.client_id)
         if _first(form, "decision") != "approve" or not chosen:
+            await self.deps.events.emit(
+                "consent", "failure", user_id=user.user_id, client_id=client_id, detail="refused"
+            )
             return self._redirect(deny(auth, self.deps.config.issuer))
-        await remember_consent(user.user_id, ClientId(auth.client.client_id), chosen, self.deps)
+        await remember_consent(user.user_id, client_id, chosen, self.deps)
+        await self.deps.events.emit(
+            "consent",
+            "success",
+            user_id=user.user_id,
+            client_id=client_id,
+            detail=f"scopes={format_scope(chosen)}",
+        )
         return self._redirect(await issue_authorization_code(auth, user.user_id, chosen, self.deps))
 
     # login and logout
@@ -179,22 +193,33 @@ class BrowserViews:
         username = (_first(form, "username") or "").strip()[:MAX_USERNAME]
         password = (_first(form, "password") or "")[:MAX_PASSWORD]
         address = request.client.host if request.client else "unknown"
+        user = await self.deps.storage.get_user_by_name(username) if username else None
         if not self.throttle.allowed(address, username):
+            await self._login_event("login_throttled", user, "too many failed attempts")
             message = "Too many failed attempts. Wait a few minutes and try again."
             return await self._login_form(request, next_url, username, message, 429)
-        user = await self.deps.storage.get_user_by_name(username) if username else None
         ok = await run_in_threadpool(
             verify_password, user.password_hash if user else None, password
         )
         if user is None or not ok:
             self.throttle.failed(address, username)
+            await self._login_event("login", user, "wrong password")
             return await self._login_form(
                 request, next_url, username, "Wrong username or password.", 400
             )
         self.throttle.succeeded(address, username)
+        await self.deps.events.emit("login", "success", user_id=user.user_id)
         response = self._redirect(next_url)
         self.cookies.start_session(response, user.user_id, self.deps.clock.now())
         return response
+
+    async def _login_event(self, event: str, user: User | None, reason: str) -> None:
+        """A failed sign-in. An unknown name is not recorded: it may be a password typed
+        into the wrong field; a known one is recorded as its user id."""
+        if user is None:
+            await self.deps.events.emit(event, "failure", detail="unknown username")
+        else:
+            await self.deps.events.emit(event, "failure", user_id=user.user_id, detail=reason)
 
     async def logout(self, request: Request) -> Response:
         form = await read_form(request)
@@ -214,6 +239,7 @@ class BrowserViews:
             metadata_url=f"{self.base}/.well-known/openid-configuration",
             login_url=f"{self.base}/login",
             logout_action=f"{self.base}/logout",
+            account_url=f"{self.base}/account",
         )
 
 
