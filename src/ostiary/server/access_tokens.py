@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any, Protocol
 
+from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from ostiary.core.clock import Clock
@@ -33,15 +34,21 @@ class KeyRingTokenReader:
         self._jwks: dict[str, Any] | None = None
         self._key_set: KeySet | None = None
 
-    def key_set(self) -> KeySet:
+    def key_set(self) -> KeySet | None:
+        """The published keys as a ``KeySet``; None while none is published."""
         jwks = self._keys.jwks
-        if self._key_set is None or jwks != self._jwks:
-            self._key_set = KeySet.import_key_set(jwks)  # type: ignore[arg-type]
+        if self._jwks is None or jwks != self._jwks:
+            try:
+                self._key_set = KeySet.import_key_set(jwks)  # type: ignore[arg-type]
+            except (JoseError, ValueError, KeyError):
+                self._key_set = None
             self._jwks = copy.deepcopy(jwks)  # compared by value: a change in place counts
         return self._key_set
 
     def read(self, token: str) -> dict[str, Any] | None:
         keys, now = self.key_set(), self._clock.now()
+        if keys is None:
+            return None
         for audience in self._config.resources:  # a few at most; usually one
             try:
                 return verify_access_token(
