@@ -16,6 +16,7 @@ class LazyGroup(click.Group):
         "serve": ("ostiary.cli.serve", "serve"),
         "user": ("ostiary.cli.users", "user_group"),
         "client": ("ostiary.cli.clients", "client_group"),
+        "key": ("ostiary.cli.keys", "key_group"),
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:

@@ -74,7 +74,11 @@ async def serve_forever(settings: AuthServerSettings) -> None:
     async with opened_storage(settings) as storage:
         password = await first_start(storage)
         ctx = await build_context(
-            settings.server_config(), storage, keys, templates_dir=settings.templates
+            settings.server_config(),
+            storage,
+            keys,
+            templates_dir=settings.templates,
+            key_policy=settings.key_policy(),
         )
         config = uvicorn.Config(
             create_app(ctx),
@@ -104,6 +108,11 @@ async def serve_forever(settings: AuthServerSettings) -> None:
     help="Folder of templates overriding the built-in pages.",
 )
 @click.option("--log-level", type=click.Choice(["critical", "error", "warning", "info", "debug"]))
+@click.option(
+    "--signing-alg",
+    type=click.Choice(["ES256", "RS256", "EdDSA", "Ed25519"]),
+    help="Algorithm of a newly generated signing key [OSTIARY_SIGNING_ALG; ES256].",
+)
 @store_options
 def serve(**options: Any) -> None:
     """Run the authorization server (SQLite by default)."""

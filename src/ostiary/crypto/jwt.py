@@ -9,7 +9,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
-from ostiary.crypto.keys import LoadedKey
+from ostiary.crypto.keys import SIGNING_ALGORITHMS, LoadedKey
 
 ACCESS_TOKEN_TYPE = "at+jwt"
 
@@ -40,10 +40,13 @@ def verify_access_token(
     issuer: str,
     audience: str,
     now: int,
-    algorithms: Collection[str] = ("ES256",),
+    algorithms: Collection[str] = SIGNING_ALGORITHMS,
     leeway: int = 30,
 ) -> dict[str, Any]:
-    """Verify signature, ``typ``, ``iss``, ``aud``, ``exp`` and ``nbf``; return the claims."""
+    """Verify signature, ``typ``, ``iss``, ``aud``, ``exp`` and ``nbf``; return the claims.
+
+    ``algorithms`` defaults to the asymmetric ones we sign with; never ``none`` or HS*.
+    """
     try:
         decoded = jwt.decode(token, keys, algorithms=list(algorithms))
     except (JoseError, ValueError) as exc:

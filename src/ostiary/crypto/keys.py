@@ -3,24 +3,50 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from joserfc.jwk import ECKey
+from joserfc.jwk import ECKey, KeyParameters, OKPKey, RSAKey
 
 from ostiary.core.models import SigningKey
 from ostiary.crypto.sealing import seal, unseal
 
-ALGORITHMS = {"ES256": "P-256"}
+PrivateKey = ECKey | RSAKey | OKPKey
+
+# ES256 is the default. Ed25519 is RFC 9864's fully-specified name for EdDSA over Ed25519;
+# the older polymorphic "EdDSA" is deprecated there (joserfc warns on it), so it is
+# accepted only as a name for the configuration and normalised by ``signing_algorithm``.
+SIGNING_ALGORITHMS = ("ES256", "RS256", "Ed25519")
+ALIASES = {"EdDSA": "Ed25519"}
+RSA_BITS = 2048
+
+_GENERATE: dict[str, Callable[[KeyParameters], PrivateKey]] = {
+    "ES256": lambda params: ECKey.generate_key("P-256", parameters=params),
+    "RS256": lambda params: RSAKey.generate_key(RSA_BITS, parameters=params),
+    "Ed25519": lambda params: OKPKey.generate_key("Ed25519", parameters=params),
+}
+_IMPORT: dict[str, Callable[[bytes, KeyParameters], PrivateKey]] = {
+    "ES256": lambda pem, params: ECKey.import_key(pem, parameters=params),
+    "RS256": lambda pem, params: RSAKey.import_key(pem, parameters=params),
+    "Ed25519": lambda pem, params: OKPKey.import_key(pem, parameters=params),
+}
+
+
+def signing_algorithm(name: str) -> str:
+    """The JWS ``alg`` for a configured name; ``ValueError`` if it is not one we sign with."""
+    alg = ALIASES.get(name, name)
+    if alg not in SIGNING_ALGORITHMS:
+        raise ValueError(f"unsupported signing algorithm {name}")
+    return alg
 
 
 def generate_signing_key(encryption_key: bytes, now: int, alg: str = "ES256") -> SigningKey:
     """A new key pair whose private half is sealed under ``encryption_key``."""
-    if alg not in ALGORITHMS:
-        raise ValueError(f"unsupported signing algorithm {alg}")
+    alg = signing_algorithm(alg)
     kid = secrets.token_urlsafe(12)
-    key = ECKey.generate_key(ALGORITHMS[alg], parameters={"kid": kid, "alg": alg, "use": "sig"})
+    params: KeyParameters = {"kid": kid, "alg": alg, "use": "sig"}
+    key = _GENERATE[alg](params)
     public = {k: str(v) for k, v in key.as_dict(private=False).items()}
     sealed = seal(encryption_key, key.as_pem(private=True), kid.encode())
     return SigningKey(kid=kid, alg=alg, private_key=sealed, public_jwk=public, created_at=now)
@@ -32,12 +58,13 @@ class LoadedKey:
 
     kid: str
     alg: str
-    key: ECKey
+    key: PrivateKey
 
 
 def load_signing_key(record: SigningKey, encryption_key: bytes) -> LoadedKey:
     pem = unseal(encryption_key, record.private_key, record.kid.encode())
-    key = ECKey.import_key(pem, parameters={"kid": record.kid, "alg": record.alg, "use": "sig"})
+    params: KeyParameters = {"kid": record.kid, "alg": record.alg, "use": "sig"}
+    key = _IMPORT[signing_algorithm(record.alg)](pem, params)
     return LoadedKey(kid=record.kid, alg=record.alg, key=key)
 
 

@@ -155,13 +155,18 @@ def create_app(ctx: ServerContext) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        task = asyncio.create_task(purge_forever(ctx.deps.storage, ctx.deps.clock))
+        tasks = [
+            asyncio.create_task(purge_forever(ctx.deps.storage, ctx.deps.clock)),
+            asyncio.create_task(ctx.keyring.reload_forever()),  # picks up `ostiary key rotate`
+        ]
         try:
             yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     app = Starlette(
         routes=routes(ctx, views),

@@ -16,7 +16,7 @@ from ostiary.crypto.server_secret import ServerKeys
 from ostiary.crypto.tokens import TokenHasher, new_token
 from ostiary.server.access_tokens import KeyRingTokenReader
 from ostiary.server.audit import AuditLog
-from ostiary.server.keyring import KeyRing
+from ostiary.server.keyring import KeyPolicy, KeyRing
 from ostiary.storage.protocols import Storage
 
 
@@ -39,10 +39,12 @@ async def build_context(
     *,
     clock: Clock | None = None,
     templates_dir: Path | None = None,
+    key_policy: KeyPolicy | None = None,
 ) -> ServerContext:
     """Load the key ring and assemble the core's dependencies."""
     clock = clock or SystemClock()
-    keyring = KeyRing(storage, keys.key_encryption, clock)
+    policy = key_policy or KeyPolicy(access_token_ttl=config.access_token_ttl)
+    keyring = KeyRing(storage, keys.key_encryption, clock, policy)
     await keyring.load()
     deps = Deps(
         config=config,

@@ -13,6 +13,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from ostiary.core.config import ServerConfig
 from ostiary.core.errors import InvalidTarget
 from ostiary.core.resources import normalize_resource
+from ostiary.crypto.keys import signing_algorithm
+from ostiary.server.keyring import KeyPolicy
 
 
 def default_data_dir() -> Path:
@@ -46,6 +48,15 @@ class AuthServerSettings(BaseSettings):
     resource: tuple[str, ...] = ()
     templates: Path | None = None
     log_level: str = "info"
+    signing_alg: str = "ES256"
+    key_reload_interval: int = Field(default=30, ge=1, le=3600)
+    key_publication_leeway: int = Field(default=60, ge=0, le=3600)
+
+    @field_validator("signing_alg")
+    @classmethod
+    def _check_signing_alg(cls, value: str) -> str:
+        """ES256, RS256 or Ed25519 (``EdDSA`` names Ed25519, RFC 9864); never none or HS*."""
+        return signing_algorithm(value)
 
     @field_validator("public_url")
     @classmethod
@@ -98,6 +109,14 @@ class AuthServerSettings(BaseSettings):
         default = normalize_resource(self.issuer.rstrip("/") + "/mcp")
         extra = [normalize_resource(r) for r in self.resource]
         return tuple(dict.fromkeys([default, *extra]))
+
+    def key_policy(self) -> KeyPolicy:
+        return KeyPolicy(
+            access_token_ttl=self.access_token_ttl,
+            reload_interval=self.key_reload_interval,
+            leeway=self.key_publication_leeway,
+            alg=self.signing_alg,
+        )
 
     def server_config(self) -> ServerConfig:
         return ServerConfig(

@@ -68,9 +68,10 @@ def test_each_key_is_new() -> None:
     assert a.public_jwk["x"] != b.public_jwk["x"]
 
 
-def test_unsupported_algorithm_is_refused() -> None:
-    with pytest.raises(ValueError, match="unsupported signing algorithm RS256"):
-        generate_signing_key(ENCRYPTION_KEY, now=1, alg="RS256")
+@pytest.mark.parametrize("alg", ["HS256", "none", "ES384", "PS256", ""])
+def test_unsupported_algorithm_is_refused(alg: str) -> None:
+    with pytest.raises(ValueError, match=f"unsupported signing algorithm {alg}"):
+        generate_signing_key(ENCRYPTION_KEY, now=1, alg=alg)
 
 
 def test_jwks_document_lists_public_keys_only(signing_record: SigningKey) -> None:
