@@ -13,6 +13,8 @@ class LazyGroup(click.Group):
     """Imports a subcommand's module only when that subcommand runs."""
 
     COMMANDS: ClassVar[dict[str, tuple[str, str]]] = {
+        "audit": ("ostiary.cli.audit", "audit"),
+        "grant": ("ostiary.cli.grants", "grant_group"),
         "serve": ("ostiary.cli.serve", "serve"),
         "user": ("ostiary.cli.users", "user_group"),
         "client": ("ostiary.cli.clients", "client_group"),
