@@ -97,6 +97,8 @@ async def list_clients(storage: Storage, settings: AuthServerSettings) -> None:
     """List clients."""
     for c in await storage.list_clients():
         kind = "public" if c.is_public else f"confidential ({c.token_endpoint_auth_method})"
+        if c.dynamic:
+            kind += ", dynamic"
         click.echo(f"{c.client_id}\t{c.client_name}\t{kind}\t{' '.join(c.redirect_uris)}")
 
 

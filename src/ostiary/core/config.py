@@ -18,6 +18,8 @@ class ServerConfig:
     code_ttl: int = 60
     refresh_grace: int = 10
     scopes_supported: tuple[str, ...] = SUPPORTED_SCOPES
+    unused_client_ttl: int = 30 * 24 * 3600  # dynamic clients unused this long go; 0: never
+    registration_rate_limit: int = 20  # dynamic registrations per address per hour
 
     @property
     def default_resource(self) -> str:

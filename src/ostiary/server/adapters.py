@@ -20,12 +20,15 @@ from starlette.responses import Response
 from ostiary.core.client_auth import ClientCredentials
 from ostiary.core.errors import InvalidClient, InvalidRequest, OAuthError, ServerError
 from ostiary.core.params import optional
+from ostiary.core.registration import InvalidClientMetadata, RegistrationRateLimited
 
 log = logging.getLogger("ostiary.server")
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 MAX_FORM_BYTES = 64 * 1024
 FORM_TYPE = "application/x-www-form-urlencoded"
+MAX_JSON_BYTES = 16 * 1024  # client registration metadata (RFC 7591 §3.1)
+JSON_TYPE = "application/json"
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -49,6 +52,8 @@ def oauth_error_response(exc: OAuthError) -> Response:
         # OAuth 2.1 §3.2.4: MUST when the Authorization header was used; RFC 9110 §15.5.2
         # makes a challenge part of every 401, so it is always sent.
         headers["WWW-Authenticate"] = 'Basic realm="ostiary"'
+    if isinstance(exc, RegistrationRateLimited):
+        headers["Retry-After"] = str(exc.retry_after)
     return json_response(body, exc.status_code, headers)
 
 
@@ -72,6 +77,26 @@ async def read_form(request: Request) -> dict[str, list[str]]:
     except UnicodeDecodeError:
         raise InvalidRequest("the request body is not UTF-8") from None
     return parse_qs(text, keep_blank_values=True)
+
+
+async def read_json(request: Request) -> object:
+    """A JSON body of at most ``MAX_JSON_BYTES``; every failure is ``invalid_client_metadata``.
+
+    RFC 7591 §3.2.2 answers every unusable registration request with 400 and one of its error
+    codes, so an oversized body gets that too rather than a bare 413.
+    """
+    content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if content_type != JSON_TYPE:
+        raise InvalidClientMetadata(f"the request body must be {JSON_TYPE}")
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_JSON_BYTES:
+            raise InvalidClientMetadata(f"the request body exceeds {MAX_JSON_BYTES} bytes")
+    try:
+        return json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise InvalidClientMetadata("the request body is not valid JSON") from None
 
 
 def query_params(request: Request) -> dict[str, list[str]]:
@@ -101,4 +126,6 @@ def client_credentials(request: Request, params: dict[str, list[str]]) -> Client
         basic=basic_credentials(request),
         client_id=optional(params, "client_id"),
         client_secret=optional(params, "client_secret"),
+        client_assertion_type=optional(params, "client_assertion_type"),
+        client_assertion=optional(params, "client_assertion"),
     )

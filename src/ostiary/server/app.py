@@ -32,6 +32,7 @@ from ostiary.server.audit import RequestAddress
 from ostiary.server.context import ServerContext
 from ostiary.server.cors import PublicCors
 from ostiary.server.maintenance import purge_forever
+from ostiary.server.register import RegistrationEndpoint
 from ostiary.server.ui.account import AccountViews
 from ostiary.server.ui.views import BrowserViews
 
@@ -116,6 +117,7 @@ def routes(ctx: ServerContext, pages: BrowserViews) -> list[Route | Mount]:
         Route(f"{base}/token", machine.token, methods=["POST"]),
         Route(f"{base}/revoke", machine.revoke, methods=["POST"]),
         Route(f"{base}/introspect", machine.introspect, methods=["POST"]),
+        Route(f"{base}/register", RegistrationEndpoint(ctx).handle, methods=["POST"]),
         Route(f"{base}/authorize", pages.authorize, methods=["GET"]),
         Route(f"{base}/login", pages.login_page, methods=["GET"]),
         Route(f"{base}/login", pages.login, methods=["POST"]),
@@ -134,7 +136,8 @@ def create_app(ctx: ServerContext) -> Starlette:
     views = BrowserViews(ctx)
 
     machine_paths = {
-        f"{ctx.issuer_path}/{name}" for name in ("token", "jwks", "revoke", "introspect")
+        f"{ctx.issuer_path}/{name}"
+        for name in ("token", "jwks", "revoke", "introspect", "register")
     }
 
     async def http_error(request: Request, exc: Exception) -> Response:
@@ -156,7 +159,13 @@ def create_app(ctx: ServerContext) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         tasks = [
-            asyncio.create_task(purge_forever(ctx.deps.storage, ctx.deps.clock)),
+            asyncio.create_task(
+                purge_forever(
+                    ctx.deps.storage,
+                    ctx.deps.clock,
+                    unused_client_ttl=ctx.deps.config.unused_client_ttl,
+                )
+            ),
             asyncio.create_task(ctx.keyring.reload_forever()),  # picks up `ostiary key rotate`
         ]
         try:
@@ -175,6 +184,7 @@ def create_app(ctx: ServerContext) -> Starlette:
     )
     base = ctx.issuer_path
     cors_paths = {f"{base}/jwks", f"{base}/token", f"{base}/revoke", f"{base}/introspect"}
+    cors_paths.add(f"{base}/register")  # browser-based MCP clients register themselves
     app.add_middleware(RequestAddress)
     app.add_middleware(
         PublicCors, paths=cors_paths, prefixes=("/.well-known/", f"{base}/.well-known/")

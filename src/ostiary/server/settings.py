@@ -48,6 +48,10 @@ class AuthServerSettings(BaseSettings):
     resource: tuple[str, ...] = ()
     templates: Path | None = None
     log_level: str = "info"
+    # Dynamic Client Registration (RFC 7591): dynamic clients unused this many seconds are
+    # removed (0: never), and each address may register this many clients an hour.
+    unused_client_ttl: int = Field(default=30 * 24 * 3600, ge=0)
+    registration_rate_limit: int = Field(default=20, ge=1, le=100_000)
     signing_alg: str = "ES256"
     key_reload_interval: int = Field(default=30, ge=1, le=3600)
     key_publication_leeway: int = Field(default=60, ge=0, le=3600)
@@ -126,4 +130,6 @@ class AuthServerSettings(BaseSettings):
             refresh_token_ttl=self.refresh_token_ttl,
             code_ttl=self.code_ttl,
             refresh_grace=self.refresh_grace,
+            unused_client_ttl=self.unused_client_ttl,
+            registration_rate_limit=self.registration_rate_limit,
         )

@@ -16,6 +16,7 @@ def expected_metadata(issuer: str, resource: str) -> dict[str, object]:
         "authorization_endpoint": f"{issuer}/authorize",
         "token_endpoint": f"{issuer}/token",
         "jwks_uri": f"{issuer}/jwks",
+        "registration_endpoint": f"{issuer}/register",
         "scopes_supported": ALL_SCOPES,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],

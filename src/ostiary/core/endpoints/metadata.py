@@ -29,6 +29,7 @@ def authorization_server_metadata(
         "authorization_endpoint": endpoint_url(issuer, "/authorize"),
         "token_endpoint": endpoint_url(issuer, "/token"),
         "jwks_uri": endpoint_url(issuer, "/jwks"),
+        "registration_endpoint": endpoint_url(issuer, "/register"),  # RFC 7591
         "scopes_supported": list(config.scopes_supported),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ostiary.core.client_auth import ClientCredentials, authenticate_client
+from ostiary.core.client_usage import note_client_use
 from ostiary.core.deps import Deps
 from ostiary.core.errors import UnauthorizedClient, UnsupportedGrantType
 from ostiary.core.grants.authorization_code import exchange_authorization_code
@@ -38,6 +39,7 @@ async def token_endpoint(
         raise UnsupportedGrantType(f"grant_type {grant_type} is not supported")
     source = deps.storage if GrantType(grant_type) in STORE_AUTHENTICATED else None
     client = await authenticate_client(credentials, deps, source=source)
+    await note_client_use(client, deps)
     if GrantType(grant_type) not in client.grant_types:
         raise UnauthorizedClient(f"client may not use the {grant_type} grant")
     return await handler(params, client, deps)

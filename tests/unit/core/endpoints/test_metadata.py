@@ -33,6 +33,7 @@ def test_required_fields(config: ServerConfig, build: Builder) -> None:
     assert doc["authorization_endpoint"] == "https://as.example.com/authorize"
     assert doc["token_endpoint"] == "https://as.example.com/token"
     assert doc["jwks_uri"] == "https://as.example.com/jwks"
+    assert doc["registration_endpoint"] == "https://as.example.com/register"
     assert doc["response_types_supported"] == ["code"]
     assert doc["response_modes_supported"] == ["query"]
     assert doc["grant_types_supported"] == ["authorization_code", "refresh_token"]
