@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from dataclasses import replace
 
 import pytest
@@ -9,6 +11,7 @@ from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet
 
 from ostiary.core.models import SigningKey
+from ostiary.crypto.jwt import JwtSigner, JwtVerificationError, verify_access_token
 from ostiary.crypto.keys import generate_signing_key, jwks_document, load_signing_key
 from ostiary.crypto.sealing import SealError
 
@@ -84,3 +87,66 @@ def test_jwks_document_lists_public_keys_only(signing_record: SigningKey) -> Non
     keyset = KeySet.import_key_set(jwks_document([other]))  # type: ignore[arg-type]
     assert len(keyset.keys) == 1
     assert jwks_document([]) == {"keys": []}
+
+
+ALGORITHMS = [
+    pytest.param("ES256", "ES256", {"kty": "EC", "crv": "P-256"}, id="ES256"),
+    pytest.param("RS256", "RS256", {"kty": "RSA", "e": "AQAB"}, id="RS256"),
+    pytest.param("Ed25519", "Ed25519", {"kty": "OKP", "crv": "Ed25519"}, id="Ed25519"),
+    pytest.param("EdDSA", "Ed25519", {"kty": "OKP", "crv": "Ed25519"}, id="EdDSA-alias"),
+]
+
+
+@pytest.mark.parametrize(("name", "alg", "public"), ALGORITHMS)
+def test_each_algorithm_signs_what_the_published_jwks_verifies(
+    name: str, alg: str, public: dict[str, str]
+) -> None:
+    record = generate_signing_key(ENCRYPTION_KEY, now=1, alg=name)
+    assert record.alg == alg
+    assert record.public_jwk["alg"] == alg
+    assert public.items() <= record.public_jwk.items()
+    assert not {"d", "p", "q", "dp", "dq", "qi"} & set(record.public_jwk)
+    loaded = load_signing_key(record, ENCRYPTION_KEY)
+    token = JwtSigner(loaded).sign({"iss": "https://as.example.com", "aud": "r", "exp": 100})
+    keys = KeySet.import_key_set(jwks_document([record]))  # type: ignore[arg-type]
+    claims = verify_access_token(token, keys, issuer="https://as.example.com", audience="r", now=50)
+    assert claims["exp"] == 100
+    assert jwt.decode(token, keys, algorithms=[alg]).header["alg"] == alg
+
+
+@pytest.mark.parametrize(("name", "alg", "public"), ALGORITHMS)
+def test_each_algorithm_is_sealed_at_rest(name: str, alg: str, public: dict[str, str]) -> None:
+    record = generate_signing_key(ENCRYPTION_KEY, now=1, alg=name)
+    pem = load_signing_key(record, ENCRYPTION_KEY).key.as_pem(private=True)
+    assert b"PRIVATE KEY" in pem
+    assert b"PRIVATE KEY" not in record.private_key
+    assert pem not in record.private_key
+    with pytest.raises(SealError):
+        load_signing_key(record, bytes(32))
+
+
+def test_rsa_keys_are_at_least_2048_bits() -> None:
+    record = generate_signing_key(ENCRYPTION_KEY, now=1, alg="RS256")
+    modulus = base64.urlsafe_b64decode(record.public_jwk["n"] + "==")
+    assert len(modulus) * 8 >= 2048
+
+
+@pytest.mark.parametrize(
+    ("signed_with", "claimed"),
+    [
+        pytest.param("ES256", "RS256", id="EC-key-as-RS256"),
+        pytest.param("RS256", "ES256", id="RSA-key-as-ES256"),
+        pytest.param("Ed25519", "ES256", id="OKP-key-as-ES256"),
+    ],
+)
+def test_a_header_alg_that_does_not_fit_the_key_is_refused(signed_with: str, claimed: str) -> None:
+    """A token whose header names another of our algorithms than its key's fails to verify."""
+    record = generate_signing_key(ENCRYPTION_KEY, now=1, alg=signed_with)
+    token = JwtSigner(load_signing_key(record, ENCRYPTION_KEY)).sign({"exp": 100})
+    head, body, sig = token.split(".")
+    header = json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))
+    forged_head = base64.urlsafe_b64encode(json.dumps(header | {"alg": claimed}).encode())
+    forged = f"{forged_head.rstrip(b'=').decode()}.{body}.{sig}"
+    keys = KeySet.import_key_set(jwks_document([record]))  # type: ignore[arg-type]
+    with pytest.raises(JwtVerificationError, match="invalid token"):
+        verify_access_token(forged, keys, issuer="x", audience="r", now=50)
