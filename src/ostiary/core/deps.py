@@ -7,6 +7,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ostiary.core.access_tokens import AccessTokenReader, NoAccessTokens
+from ostiary.core.client_assertion import (
+    ClientAssertionVerifier,
+    MemoryReplayGuard,
+    RejectAssertions,
+    ReplayGuard,
+)
 from ostiary.core.client_cache import ClientSource
 from ostiary.core.clock import Clock
 from ostiary.core.config import ServerConfig
@@ -51,6 +57,9 @@ class Deps:
     token_clients: ClientSource | None = None  # the token endpoint's lookup; default storage
     events: EventSink = field(default_factory=NoEvents)  # security events, for the audit trail
     access_tokens: AccessTokenReader = field(default_factory=NoAccessTokens)  # our own JWTs
+    # private_key_jwt: signature checks (the server wires JOSE in) and jti single use
+    assertion_verifier: ClientAssertionVerifier = field(default_factory=RejectAssertions)
+    assertion_replay: ReplayGuard = field(default_factory=MemoryReplayGuard)
 
     @property
     def client_lookup(self) -> ClientSource:

@@ -16,6 +16,7 @@ from ostiary.crypto.server_secret import ServerKeys
 from ostiary.crypto.tokens import TokenHasher, new_token
 from ostiary.server.access_tokens import KeyRingTokenReader
 from ostiary.server.audit import AuditLog
+from ostiary.server.client_keys import JwksFetcher, KeyedAssertionVerifier
 from ostiary.server.keyring import KeyPolicy, KeyRing
 from ostiary.storage.protocols import Storage
 
@@ -40,8 +41,13 @@ async def build_context(
     clock: Clock | None = None,
     templates_dir: Path | None = None,
     key_policy: KeyPolicy | None = None,
+    allow_http_loopback_jwks: bool = False,
 ) -> ServerContext:
-    """Load the key ring and assemble the core's dependencies."""
+    """Load the key ring and assemble the core's dependencies.
+
+    ``allow_http_loopback_jwks`` lets a client's ``jwks_uri`` be plain http on a loopback
+    host; it is for tests only and off by default.
+    """
     clock = clock or SystemClock()
     policy = key_policy or KeyPolicy(access_token_ttl=config.access_token_ttl)
     keyring = KeyRing(storage, keys.key_encryption, clock, policy)
@@ -58,6 +64,9 @@ async def build_context(
         token_clients=ClientCache(storage, clock),
         events=AuditLog(storage, clock),
         access_tokens=KeyRingTokenReader(keyring, config, clock),
+        assertion_verifier=KeyedAssertionVerifier(
+            JwksFetcher(clock, allow_http_loopback=allow_http_loopback_jwks)
+        ),
     )
     issuer = urlsplit(config.issuer)
     return ServerContext(

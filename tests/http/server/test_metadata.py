@@ -8,6 +8,7 @@ from ..helpers import ALL_SCOPES, ISSUER, RESOURCE, TENANT_ISSUER, TENANT_RESOUR
 
 AS_PATH = "/.well-known/oauth-authorization-server"
 OIDC_PATH = "/.well-known/openid-configuration"
+SIGNING_ALGS = ["ES256", "RS256", "EdDSA", "Ed25519"]  # private_key_jwt assertions
 
 
 def expected_metadata(issuer: str, resource: str) -> dict[str, object]:
@@ -26,18 +27,24 @@ def expected_metadata(issuer: str, resource: str) -> dict[str, object]:
             "none",
             "client_secret_basic",
             "client_secret_post",
+            "private_key_jwt",
         ],
+        "token_endpoint_auth_signing_alg_values_supported": SIGNING_ALGS,
         "revocation_endpoint": f"{issuer}/revoke",
         "revocation_endpoint_auth_methods_supported": [
             "none",
             "client_secret_basic",
             "client_secret_post",
+            "private_key_jwt",
         ],
         "introspection_endpoint": f"{issuer}/introspect",
         "introspection_endpoint_auth_methods_supported": [
             "client_secret_basic",
             "client_secret_post",
+            "private_key_jwt",
         ],
+        "revocation_endpoint_auth_signing_alg_values_supported": SIGNING_ALGS,
+        "introspection_endpoint_auth_signing_alg_values_supported": SIGNING_ALGS,
         "authorization_response_iss_parameter_supported": True,
         "protected_resources": [resource],
     }

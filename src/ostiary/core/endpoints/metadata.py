@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from ostiary.core.client_assertion import ASSERTION_ALGORITHMS
 from ostiary.core.config import ServerConfig
 from ostiary.core.models import AuthMethod, GrantType
 
@@ -12,6 +13,7 @@ SUPPORTED_AUTH_METHODS = (
     AuthMethod.NONE,
     AuthMethod.CLIENT_SECRET_BASIC,
     AuthMethod.CLIENT_SECRET_POST,
+    AuthMethod.PRIVATE_KEY_JWT,
 )
 
 
@@ -36,6 +38,7 @@ def authorization_server_metadata(
         "grant_types_supported": [g.value for g in grant_types],
         "code_challenge_methods_supported": ["S256"],
         "token_endpoint_auth_methods_supported": [m.value for m in SUPPORTED_AUTH_METHODS],
+        "token_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS),
         # Revocation authenticates exactly like the token endpoint; introspection needs a
         # confidential client, so every method but "none".
         "revocation_endpoint": endpoint_url(issuer, "/revoke"),
@@ -44,6 +47,8 @@ def authorization_server_metadata(
         "introspection_endpoint_auth_methods_supported": [
             m.value for m in SUPPORTED_AUTH_METHODS if m is not AuthMethod.NONE
         ],
+        "revocation_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS),
+        "introspection_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS),
         "authorization_response_iss_parameter_supported": True,
         "protected_resources": list(config.resources),
     }

@@ -51,6 +51,14 @@ def test_required_fields(config: ServerConfig, build: Builder) -> None:
         "client_secret_basic",
         "client_secret_post",
         "none",
+        "private_key_jwt",
+    ]
+    # RFC 8414 §2: asymmetric only, never "none" or HS*
+    assert doc["token_endpoint_auth_signing_alg_values_supported"] == [
+        "ES256",
+        "RS256",
+        "EdDSA",
+        "Ed25519",
     ]
     assert doc["protected_resources"] == [RESOURCE, OTHER_RESOURCE]
 
