@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
+from pathlib import Path
+from typing import Any
 
 import click
 
 from ostiary.cli.common import server_keys, store_options, with_storage
 from ostiary.cli.errors import CliError
+from ostiary.core.endpoints.register import link, public_jwks
 from ostiary.core.errors import OAuthError
-from ostiary.core.models import AuthMethod, Client, ClientId
+from ostiary.core.models import AuthMethod, Client, ClientId, GrantType
 from ostiary.core.registration import check_redirect_uri
 from ostiary.core.scopes import SUPPORTED_SCOPES, format_scope, parse_scope
 from ostiary.crypto.tokens import TokenHasher, new_token
@@ -45,17 +49,78 @@ def _redirect_uris(values: tuple[str, ...]) -> tuple[str, ...]:
         raise CliError(f"--redirect-uri: {exc.description}") from None
 
 
+def _grant_types(values: tuple[str, ...], redirect_uris: tuple[str, ...]) -> tuple[GrantType, ...]:
+    grants = tuple(dict.fromkeys(GrantType(v) for v in values)) or DEFAULT_GRANT_TYPES
+    if GrantType.AUTHORIZATION_CODE in grants and not redirect_uris:
+        raise click.UsageError(
+            "Missing option '--redirect-uri' (the authorization_code grant needs one)"
+        )
+    return grants
+
+
+def _keys(
+    method: AuthMethod, jwks_file: Path | None, jwks_uri: str | None
+) -> tuple[dict[str, Any] | None, str | None]:
+    """``--jwks-file`` or ``--jwks-uri``: exactly one, and only for ``private_key_jwt``."""
+    if method is not AuthMethod.PRIVATE_KEY_JWT:
+        if jwks_file is not None or jwks_uri is not None:
+            raise CliError("--jwks-file and --jwks-uri need --auth-method private_key_jwt")
+        return None, None
+    if (jwks_file is None) == (jwks_uri is None):
+        raise CliError("--auth-method private_key_jwt needs exactly one of --jwks-file, --jwks-uri")
+    try:
+        if jwks_uri is not None:
+            return None, link({"jwks_uri": jwks_uri}, "jwks_uri", https_only=True)
+        assert jwks_file is not None
+        try:
+            document = json.loads(jwks_file.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise CliError(f"--jwks-file: cannot read a JSON JWK Set ({exc})") from None
+        return public_jwks(document), None
+    except OAuthError as exc:
+        raise CliError(f"{exc.description}") from None
+
+
+DEFAULT_GRANT_TYPES = (GrantType.AUTHORIZATION_CODE, GrantType.REFRESH_TOKEN)
+
+
 @client_group.command("add")
 @click.option("--name", required=True, help="Name shown on the consent page.")
-@click.option("--redirect-uri", "redirect_uris", multiple=True, required=True, help="Repeatable.")
+@click.option(
+    "--redirect-uri",
+    "redirect_uris",
+    multiple=True,
+    help="Repeatable; required with the authorization_code grant.",
+)
 @click.option("--confidential", is_flag=True, help="Issue a client secret.")
 @click.option(
     "--auth-method",
-    type=click.Choice([AuthMethod.CLIENT_SECRET_BASIC.value, AuthMethod.CLIENT_SECRET_POST.value]),
+    type=click.Choice(
+        [
+            AuthMethod.CLIENT_SECRET_BASIC.value,
+            AuthMethod.CLIENT_SECRET_POST.value,
+            AuthMethod.PRIVATE_KEY_JWT.value,
+        ]
+    ),
     default=AuthMethod.CLIENT_SECRET_BASIC.value,
     show_default=True,
-    help="How a confidential client sends its secret.",
+    help="How a confidential client authenticates; private_key_jwt (no secret) needs "
+    "--jwks-file or --jwks-uri.",
 )
+@click.option(
+    "--grant-type",
+    "grant_types",
+    multiple=True,
+    type=click.Choice([g.value for g in GrantType]),
+    help="Repeatable (default: authorization_code and refresh_token); client_credentials "
+    "needs a confidential client.",
+)
+@click.option(
+    "--jwks-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="private_key_jwt: a JSON JWK Set of the client's public keys.",
+)
+@click.option("--jwks-uri", help="private_key_jwt: an https URL serving the client's JWK Set.")
 @click.option("--scope", help="Space-separated scopes the client may ask for (default: all).")
 @store_options
 @with_storage
@@ -67,21 +132,33 @@ async def add(
     redirect_uris: tuple[str, ...],
     confidential: bool,
     auth_method: str,
+    grant_types: tuple[str, ...],
+    jwks_file: Path | None,
+    jwks_uri: str | None,
     scope: str | None,
 ) -> None:
     """Register a client; prints its id, and its secret once."""
     if not name.strip() or len(name) > 200:
         raise CliError("--name must be 1-200 characters")
-    secret = new_token() if confidential else None
+    grants = _grant_types(grant_types, redirect_uris)
+    key_based = AuthMethod(auth_method) is AuthMethod.PRIVATE_KEY_JWT
+    method = AuthMethod(auth_method) if key_based or confidential else AuthMethod.NONE
+    if GrantType.CLIENT_CREDENTIALS in grants and method is AuthMethod.NONE:
+        raise CliError("--grant-type client_credentials needs --confidential or private_key_jwt")
+    jwks, uri = _keys(method, jwks_file, jwks_uri)
+    secret = new_token() if confidential and not key_based else None
     hasher = TokenHasher(server_keys(settings).token_hashing)
     client = Client(
         client_id=ClientId(secrets.token_urlsafe(16)),
         client_name=name.strip(),
         redirect_uris=_redirect_uris(redirect_uris),
-        token_endpoint_auth_method=AuthMethod(auth_method) if secret else AuthMethod.NONE,
+        token_endpoint_auth_method=method,
+        grant_types=grants,
         scope=_scopes(scope),
         secret_hash=hasher.hash(secret) if secret else None,
         created_at=int(time.time()),
+        jwks=jwks,
+        jwks_uri=uri,
     )
     await storage.save_client(client)
     click.echo(f"client_id: {client.client_id}")

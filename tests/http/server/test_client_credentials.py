@@ -397,3 +397,26 @@ async def test_revocation_accepts_private_key_jwt(jwt: Server) -> None:
     assert response.status_code == 200, response.text
     grant = await jwt.storage.get_grant(gid)
     assert grant is not None and grant.revoked_at is not None
+
+
+async def test_introspection_of_a_client_credentials_token(jwt: Server) -> None:
+    """A private_key_jwt client introspects its own token: active, sub = client; then
+    revoked, inactive."""
+    token = (await jwt.token(assertion_form(assertion(jwt)))).json()["access_token"]
+
+    def form() -> dict[str, str]:
+        return {
+            "token": token,
+            "client_assertion_type": CLIENT_ASSERTION_TYPE,
+            "client_assertion": assertion(jwt),
+        }
+
+    active = await jwt.browser.post("/introspect", data=form())
+    assert active.status_code == 200, active.text
+    body = active.json()
+    assert body["active"] is True
+    assert body["sub"] == JWT_ID and body["client_id"] == JWT_ID
+
+    assert (await jwt.browser.post("/revoke", data=form())).status_code == 200
+    inactive = await jwt.browser.post("/introspect", data=form())
+    assert inactive.json() == {"active": False}
