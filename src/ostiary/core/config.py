@@ -20,6 +20,7 @@ class ServerConfig:
     scopes_supported: tuple[str, ...] = SUPPORTED_SCOPES
     unused_client_ttl: int = 30 * 24 * 3600  # dynamic clients unused this long go; 0: never
     registration_rate_limit: int = 20  # dynamic registrations per address per hour
+    signing_alg: str = "ES256"  # of newly generated signing keys (the server's setting)
 
     @property
     def default_resource(self) -> str:

@@ -132,4 +132,5 @@ class AuthServerSettings(BaseSettings):
             refresh_grace=self.refresh_grace,
             unused_client_ttl=self.unused_client_ttl,
             registration_rate_limit=self.registration_rate_limit,
+            signing_alg=self.signing_alg,
         )

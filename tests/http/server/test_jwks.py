@@ -9,6 +9,7 @@ from joserfc import jws
 from joserfc.jwk import KeySet
 
 from ostiary.crypto.jwt import JwtVerificationError, verify_access_token
+from ostiary.server.keyring import rotate_signing_key
 
 from ..helpers import ISSUER, PUBLIC_ID, RESOURCE, USER_ID, Server, running
 
@@ -87,3 +88,28 @@ async def test_a_token_from_another_server_does_not_verify(server: Server) -> No
 
     with pytest.raises(JwtVerificationError):
         verify_access_token(foreign, keys, issuer=ISSUER, audience=RESOURCE, now=server.clock.now())
+
+
+@pytest.mark.parametrize("alg", ["RS256", "Ed25519"])
+async def test_after_a_rotation_the_jwks_serves_both_keys_and_both_tokens_verify(
+    server: Server, alg: str
+) -> None:
+    old_token = (await server.tokens())["access_token"]
+    old_kid = server.ctx.keyring.kid
+    new, retired = await rotate_signing_key(
+        server.storage, server.ctx.keys.key_encryption, server.clock.now(), alg
+    )
+    assert retired == [old_kid]
+    await server.ctx.keyring.load()  # what the lifespan's reload task does
+
+    jwks = await fetch_jwks(server)
+    assert {k["kid"]: k["alg"] for k in jwks["keys"]} == {old_kid: "ES256", new.kid: alg}
+    new_token = (await server.tokens())["access_token"]
+    header = jws.extract_compact(new_token.encode()).headers()
+    assert (header["alg"], header["kid"]) == (alg, new.kid)
+    keys = KeySet.import_key_set(jwks)  # type: ignore[arg-type]
+    for token in (old_token, new_token):
+        claims = verify_access_token(
+            token, keys, issuer=server.issuer, audience=server.resource, now=server.clock.now()
+        )
+        assert claims["sub"] == USER_ID

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import Any
 
 import pytest
 from joserfc import jws
+from pydantic import ValidationError
 
 from ostiary.core.clock import FrozenClock
 from ostiary.core.models import SigningKey
 from ostiary.crypto.jwt import JwtVerificationError, verify_access_token
 from ostiary.server.keyring import KeyPolicy, KeyRing, key_states, rotate_signing_key
+from ostiary.server.settings import AuthServerSettings
 from ostiary.storage.memory import MemoryStorage
 
 ENCRYPTION_KEY = bytes(range(32))
@@ -248,3 +251,26 @@ def test_key_states(clock: FrozenClock) -> None:
     assert states == [(s, s) for s in ("expired", "retired", "active", "current")]
     assert POLICY.published_until(records[1]) == now + 1
     assert POLICY.published_until(records[3]) is None
+
+
+def test_settings_give_the_policy_and_the_advertised_algorithm(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in [k for k in os.environ if k.startswith("OSTIARY_")]:
+        monkeypatch.delenv(name)
+    settings = AuthServerSettings(
+        signing_alg="EdDSA",
+        access_token_ttl=300,
+        key_reload_interval=5,
+        key_publication_leeway=0,
+    )
+    assert settings.key_policy() == KeyPolicy(
+        access_token_ttl=300, reload_interval=5, leeway=0, alg="Ed25519"
+    )
+    assert settings.server_config().signing_alg == "Ed25519"
+    assert AuthServerSettings().key_policy() == KeyPolicy()  # ES256, 30 s, 3600 s, 60 s
+    for bad in ("HS256", "none"):
+        with pytest.raises(ValidationError, match="unsupported signing algorithm"):
+            AuthServerSettings(signing_alg=bad)
+    with pytest.raises(ValidationError):
+        AuthServerSettings(key_reload_interval=0)

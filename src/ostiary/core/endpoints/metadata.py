@@ -59,5 +59,5 @@ def openid_configuration(config: ServerConfig, grant_types: Iterable[GrantType])
     return {
         **authorization_server_metadata(config, grant_types),
         "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": ["ES256"],
+        "id_token_signing_alg_values_supported": [config.signing_alg],
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -69,6 +70,14 @@ def test_openid_configuration_adds_discovery_fields(config: ServerConfig) -> Non
     assert oidc["subject_types_supported"] == ["public"]
     assert oidc["id_token_signing_alg_values_supported"] == ["ES256"]
     assert {k: v for k, v in oidc.items() if k in oauth} == oauth
+
+
+@pytest.mark.parametrize("alg", ["RS256", "Ed25519"])
+def test_openid_configuration_names_the_configured_signing_algorithm(
+    config: ServerConfig, alg: str
+) -> None:
+    oidc = openid_configuration(replace(config, signing_alg=alg), GRANTS)
+    assert oidc["id_token_signing_alg_values_supported"] == [alg]
 
 
 @pytest.mark.parametrize("build", BUILDERS)
