@@ -167,6 +167,7 @@ def create_app(ctx: ServerContext) -> Starlette:
                 )
             ),
             asyncio.create_task(ctx.keyring.reload_forever()),  # picks up `ostiary key rotate`
+            asyncio.create_task(ctx.audit.flush_forever()),  # routine events, in batches
         ]
         try:
             yield

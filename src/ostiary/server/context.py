@@ -28,6 +28,7 @@ class ServerContext:
     deps: Deps
     keyring: KeyRing
     keys: ServerKeys
+    audit: AuditLog
     templates_dir: Path | None = None
     secure_cookies: bool = False
     issuer_path: str = field(default="")
@@ -52,6 +53,7 @@ async def build_context(
     policy = key_policy or KeyPolicy(access_token_ttl=config.access_token_ttl)
     keyring = KeyRing(storage, keys.key_encryption, clock, policy)
     await keyring.load()
+    audit = AuditLog(storage, clock)
     deps = Deps(
         config=config,
         storage=storage,
@@ -62,7 +64,7 @@ async def build_context(
         new_token=new_token,
         new_id=lambda: secrets.token_urlsafe(16),
         token_clients=ClientCache(storage, clock),
-        events=AuditLog(storage, clock),
+        events=audit,
         access_tokens=KeyRingTokenReader(keyring, config, clock),
         assertion_verifier=KeyedAssertionVerifier(
             JwksFetcher(clock, allow_http_loopback=allow_http_loopback_jwks)
@@ -73,6 +75,7 @@ async def build_context(
         deps=deps,
         keyring=keyring,
         keys=keys,
+        audit=audit,
         templates_dir=templates_dir,
         secure_cookies=issuer.scheme == "https",
         issuer_path=issuer.path.rstrip("/"),

@@ -6,7 +6,7 @@ every method is atomic, which is what the contract demands of the SQL stores.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from ostiary.core.models import (
@@ -225,6 +225,9 @@ class MemoryStorage:
     # audit
     async def append_audit(self, event: AuditEvent) -> None:
         self.audit.append(event)
+
+    async def append_audit_many(self, events: Sequence[AuditEvent]) -> None:
+        self.audit.extend(events)
 
     async def list_audit(self, since: int = 0, limit: int = 1000) -> list[AuditEvent]:
         found = [e for e in self.audit if e.at >= since]

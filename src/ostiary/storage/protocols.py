@@ -6,6 +6,7 @@ rotation are decided by the store itself, atomically, so two racing callers can 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from ostiary.core.models import (
@@ -84,6 +85,9 @@ class GrantStore(Protocol):
 
 class AuditStore(Protocol):
     async def append_audit(self, event: AuditEvent) -> None: ...
+
+    async def append_audit_many(self, events: Sequence[AuditEvent]) -> None:
+        """Append several events in one transaction, in order."""
 
     async def list_audit(self, since: int = 0, limit: int = 1000) -> list[AuditEvent]:
         """Events at or after ``since``, oldest first, at most ``limit`` (the newest ones)."""

@@ -526,3 +526,10 @@ async def test_audit_trail(store: Storage) -> None:
     bare = AuditEvent(NOW + 9, "login", "failure")
     await store.append_audit(bare)
     same((await store.list_audit(since=NOW + 9))[0], bare)
+
+
+async def test_audit_events_appended_in_one_batch(store: Storage) -> None:
+    batch = [AuditEvent(NOW + i, "token_refreshed", "success", client_id=f"c{i}") for i in range(3)]
+    await store.append_audit_many(batch)
+    await store.append_audit_many([])
+    assert await store.list_audit() == batch

@@ -8,6 +8,7 @@ racing callers, in this process or another.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -217,6 +218,16 @@ class SqlStorage:
     # audit
     async def append_audit(self, event: AuditEvent) -> None:
         await self._run.first(self._inserts["audit_events"], codec.audit_values(event))
+
+    async def append_audit_many(self, events: Sequence[AuditEvent]) -> None:
+        if not events:
+            return
+        stmt, rows = self._inserts["audit_events"], [codec.audit_values(e) for e in events]
+
+        def work(conn: Connection) -> None:
+            conn.execute(stmt, rows)
+
+        await self._run.write(work)
 
     async def list_audit(self, since: int = 0, limit: int = 1000) -> list[AuditEvent]:
         stmt = (
