@@ -22,6 +22,8 @@ from ostiary.server.context import build_context
 from ostiary.server.settings import AuthServerSettings
 from ostiary.storage.protocols import Storage
 
+log = logging.getLogger("ostiary.server")
+
 
 async def first_start(storage: Storage) -> str | None:
     """On first start with no users, create ``admin`` with a random password to print once."""
@@ -30,6 +32,13 @@ async def first_start(storage: Storage) -> str | None:
     password = secrets.token_urlsafe(15)
     await create_user(storage, "admin", password)
     return password
+
+
+LOOPBACK_WARNING = (
+    "WARNING: --allow-loopback-metadata is on: client metadata documents and jwks_uri may be\n"
+    "fetched from loopback hosts over plain http. This is for tests only; never run a real\n"
+    "server with it."
+)
 
 
 def banner(settings: AuthServerSettings, admin_password: str | None) -> str:
@@ -43,6 +52,8 @@ def banner(settings: AuthServerSettings, admin_password: str | None) -> str:
         f"  resources: {' '.join(settings.resources)}",
         f"  database:  {settings.database_url}",
     ]
+    if settings.allow_loopback_metadata:
+        lines += ["", LOOPBACK_WARNING]
     if admin_password:
         lines += [
             "",
@@ -79,7 +90,10 @@ async def serve_forever(settings: AuthServerSettings) -> None:
             keys,
             templates_dir=settings.templates,
             key_policy=settings.key_policy(),
+            allow_loopback_metadata=settings.allow_loopback_metadata,
         )
+        if settings.allow_loopback_metadata:
+            log.warning("allow_loopback_metadata is on: SSRF protection for loopback is off")
         config = uvicorn.Config(
             create_app(ctx),
             log_level=settings.log_level,
@@ -112,6 +126,13 @@ async def serve_forever(settings: AuthServerSettings) -> None:
     "--signing-alg",
     type=click.Choice(["ES256", "RS256", "EdDSA", "Ed25519"]),
     help="Algorithm of a newly generated signing key [OSTIARY_SIGNING_ALG; ES256].",
+)
+@click.option(
+    "--allow-loopback-metadata",
+    is_flag=True,
+    default=None,
+    help="TESTS ONLY: fetch client metadata documents from loopback hosts, plain http too "
+    "[OSTIARY_ALLOW_LOOPBACK_METADATA; off].",
 )
 @store_options
 def serve(**options: Any) -> None:

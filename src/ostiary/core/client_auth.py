@@ -85,7 +85,7 @@ async def authenticate_client(
     never authenticates a ``private_key_jwt`` client, nor an assertion a secret client.
     """
     method = credentials.method()
-    lookup = source if source is not None else deps.client_lookup
+    lookup = deps.clients(source) if source is not None else deps.client_lookup
     client = await lookup.get_client(ClientId(credentials.claimed_id()))
     if client is None:
         raise InvalidClient("client authentication failed")

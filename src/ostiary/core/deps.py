@@ -14,6 +14,7 @@ from ostiary.core.client_assertion import (
     ReplayGuard,
 )
 from ostiary.core.client_cache import ClientSource
+from ostiary.core.client_documents import ClientDocumentSource, ClientLookup, NoClientDocuments
 from ostiary.core.clock import Clock
 from ostiary.core.config import ServerConfig
 from ostiary.core.events import EventSink, NoEvents
@@ -60,7 +61,15 @@ class Deps:
     # private_key_jwt: signature checks (the server wires JOSE in) and jti single use
     assertion_verifier: ClientAssertionVerifier = field(default_factory=RejectAssertions)
     assertion_replay: ReplayGuard = field(default_factory=MemoryReplayGuard)
+    # Client ID Metadata Documents: URL client ids are read here (the server fetches them)
+    client_documents: ClientDocumentSource = field(default_factory=NoClientDocuments)
 
     @property
     def client_lookup(self) -> ClientSource:
-        return self.token_clients or self.storage
+        """The token endpoint's clients: URL ids from their documents, others from the
+        short-lived cache (or the store)."""
+        return self.clients(self.token_clients or self.storage)
+
+    def clients(self, source: ClientSource) -> ClientSource:
+        """``source`` for ids this server issued, ``client_documents`` for URL ids."""
+        return ClientLookup(source, self.client_documents)

@@ -16,8 +16,10 @@ from ostiary.crypto.server_secret import ServerKeys
 from ostiary.crypto.tokens import TokenHasher, new_token
 from ostiary.server.access_tokens import KeyRingTokenReader
 from ostiary.server.audit import AuditLog
+from ostiary.server.client_documents import MetadataDocumentClients
 from ostiary.server.client_keys import JwksFetcher, KeyedAssertionVerifier
 from ostiary.server.keyring import KeyPolicy, KeyRing
+from ostiary.server.safe_fetch import SafeFetcher
 from ostiary.storage.protocols import Storage
 
 
@@ -43,13 +45,19 @@ async def build_context(
     templates_dir: Path | None = None,
     key_policy: KeyPolicy | None = None,
     allow_http_loopback_jwks: bool = False,
+    allow_loopback_metadata: bool = False,
+    fetcher: SafeFetcher | None = None,
 ) -> ServerContext:
     """Load the key ring and assemble the core's dependencies.
 
-    ``allow_http_loopback_jwks`` lets a client's ``jwks_uri`` be plain http on a loopback
-    host; it is for tests only and off by default.
+    ``allow_loopback_metadata`` (or its older name ``allow_http_loopback_jwks``) lets client
+    metadata documents and ``jwks_uri`` be fetched from loopback hosts, over plain http too;
+    it is for tests only and off by default. ``fetcher`` replaces the fetcher both use.
     """
     clock = clock or SystemClock()
+    fetcher = fetcher or SafeFetcher(
+        allow_loopback=allow_loopback_metadata or allow_http_loopback_jwks
+    )
     policy = key_policy or KeyPolicy(access_token_ttl=config.access_token_ttl)
     keyring = KeyRing(storage, keys.key_encryption, clock, policy)
     await keyring.load()
@@ -66,9 +74,8 @@ async def build_context(
         token_clients=ClientCache(storage, clock),
         events=audit,
         access_tokens=KeyRingTokenReader(keyring, config, clock),
-        assertion_verifier=KeyedAssertionVerifier(
-            JwksFetcher(clock, allow_http_loopback=allow_http_loopback_jwks)
-        ),
+        assertion_verifier=KeyedAssertionVerifier(JwksFetcher(clock, fetcher)),
+        client_documents=MetadataDocumentClients(fetcher, clock, config.scopes_supported),
     )
     issuer = urlsplit(config.issuer)
     return ServerContext(

@@ -55,6 +55,9 @@ class AuthServerSettings(BaseSettings):
     signing_alg: str = "ES256"
     key_reload_interval: int = Field(default=30, ge=1, le=3600)
     key_publication_leeway: int = Field(default=60, ge=0, le=3600)
+    # TESTS ONLY: fetch client metadata documents and jwks_uri from loopback hosts, over
+    # plain http too (SSRF protection for loopback off); the server warns loudly at startup.
+    allow_loopback_metadata: bool = False
 
     @field_validator("signing_alg")
     @classmethod

@@ -46,6 +46,7 @@ def expected_metadata(issuer: str, resource: str) -> dict[str, object]:
         "revocation_endpoint_auth_signing_alg_values_supported": SIGNING_ALGS,
         "introspection_endpoint_auth_signing_alg_values_supported": SIGNING_ALGS,
         "authorization_response_iss_parameter_supported": True,
+        "client_id_metadata_document_supported": True,
         "protected_resources": [resource],
     }
 

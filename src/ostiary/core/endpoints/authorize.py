@@ -54,7 +54,10 @@ async def check_client(params: Params, deps: Deps) -> Client:
         client_id = required(params, "client_id")
     except OAuthError as exc:
         raise UnsafeRedirectError(exc) from None
-    client = await deps.storage.get_client(ClientId(client_id))
+    try:
+        client = await deps.clients(deps.storage).get_client(ClientId(client_id))
+    except OAuthError as exc:  # a metadata document that could not be used: never redirect
+        raise UnsafeRedirectError(exc) from None
     if client is None:
         raise UnsafeRedirectError(InvalidRequest("unknown client_id"))
     return client

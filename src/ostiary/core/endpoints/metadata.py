@@ -50,6 +50,7 @@ def authorization_server_metadata(
         "revocation_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS),
         "introspection_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS),
         "authorization_response_iss_parameter_supported": True,
+        "client_id_metadata_document_supported": True,  # https client ids (REQ-AS-23)
         "protected_resources": list(config.resources),
     }
 

@@ -8,6 +8,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from ostiary.core.client_documents import is_document_url
 from ostiary.core.consent import consent_covers, remember_consent
 from ostiary.core.endpoints.authorize import (
     AuthorizationRequest,
@@ -115,6 +116,8 @@ class BrowserViews:
             "consent.html",
             action=f"{self.base}/consent",
             client_name=auth.client.client_name,
+            publisher=publisher_host(auth.client.client_id),
+            client_id=auth.client.client_id,
             username=user.username,
             redirect_host=host,
             localhost_redirect=is_loopback(auth.redirect_uri),
@@ -241,6 +244,11 @@ class BrowserViews:
             logout_action=f"{self.base}/logout",
             account_url=f"{self.base}/account",
         )
+
+
+def publisher_host(client_id: str) -> str | None:
+    """The host that publishes a metadata-document client (REQ-AS-25), else None."""
+    return urlsplit(client_id).hostname if is_document_url(client_id) else None
 
 
 def _first(form: dict[str, list[str]], name: str) -> str | None:

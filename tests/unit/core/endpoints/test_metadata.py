@@ -40,6 +40,7 @@ def test_required_fields(config: ServerConfig, build: Builder) -> None:
     assert doc["grant_types_supported"] == ["authorization_code", "refresh_token"]
     assert doc["code_challenge_methods_supported"] == ["S256"]
     assert doc["authorization_response_iss_parameter_supported"] is True
+    assert doc["client_id_metadata_document_supported"] is True
     assert doc["scopes_supported"] == [
         "tools:read",
         "tools:execute",

@@ -1,0 +1,236 @@
+"""Fetch a small public document without letting its URL reach inside our network (SSRF).
+
+Used for Client ID Metadata Documents and ``jwks_uri`` (REQ-AS-24, SEC-9). ``SafeFetcher.get``:
+
+1. accepts ``https`` only (``http`` too, and only to loopback, when ``allow_loopback`` is set:
+   a test mode, announced loudly at startup);
+2. resolves the host (``getaddrinfo``, or the injected resolver) and refuses the URL if ANY
+   address is special-use: loopback, private (10/8, 172.16/12, 192.168/16, fc00::/7),
+   link-local, shared (100.64/10), multicast, unspecified, reserved, or an IPv4-mapped,
+   6to4 or Teredo IPv6 address wrapping one (``ipaddress``, never string matching);
+3. connects to exactly the addresses it checked (``PinnedBackend``), so a second DNS answer
+   cannot swap in another address; TLS still verifies the certificate for the host name;
+4. sends one ``GET``, follows no redirect, accepts only ``200``, reads at most ``max_bytes``,
+   and gives up after ``timeout`` seconds for the whole exchange.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+import ssl
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import httpcore
+import httpx
+
+FETCH_TIMEOUT = 5.0
+USER_AGENT = "ostiary-metadata-fetcher"
+
+Resolver = Callable[[str, int], Awaitable[Sequence[str]]]
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+class FetchRefused(Exception):
+    """The URL was not fetched, or its answer not accepted; the message says why."""
+
+
+async def system_resolver(host: str, port: int) -> list[str]:
+    """Every address ``getaddrinfo`` gives for ``host`` (without blocking the loop)."""
+    infos = await asyncio.get_running_loop().getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
+    )
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+def embedded_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv4-mapped, 6to4 or Teredo IPv6 address carries, if any."""
+    if not isinstance(address, ipaddress.IPv6Address):
+        return None
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if address.teredo is not None:
+        return address.teredo[1]
+    return None
+
+
+def is_special_use(address: IPAddress) -> bool:
+    """RFC 6890 special-use (or not globally routable) addresses, and multicast."""
+    inner = embedded_ipv4(address)
+    if inner is not None and is_special_use(inner):
+        return True
+    return (
+        not address.is_global
+        or address.is_multicast
+        or address.is_private
+        or address.is_loopback
+        or address.is_link_local
+        or address.is_unspecified
+        or address.is_reserved
+    )
+
+
+def is_loopback_address(address: IPAddress) -> bool:
+    inner = embedded_ipv4(address)
+    return address.is_loopback or (inner is not None and inner.is_loopback)
+
+
+def check_addresses(addresses: Iterable[str], *, allow_loopback: bool, plain_http: bool) -> None:
+    """Refuse when any address is special-use (loopback only in test mode); http needs loopback."""
+    parsed = [ipaddress.ip_address(a.split("%", 1)[0]) for a in addresses]
+    if not parsed:
+        raise FetchRefused("the host has no address")
+    for address in parsed:
+        if allow_loopback and is_loopback_address(address):
+            continue
+        if is_special_use(address):
+            raise FetchRefused("the host resolves to a special-use address")
+        if plain_http:
+            raise FetchRefused("plain http is only allowed to a loopback host")
+
+
+class PinnedBackend(httpcore.AsyncNetworkBackend):
+    """Dials only the pre-checked addresses, whatever host name the connection is for."""
+
+    def __init__(self, addresses: Sequence[str]) -> None:
+        self._addresses = tuple(addresses)
+        self._backend = httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        last: Exception = httpcore.ConnectError("no address to connect to")
+        for address in self._addresses:
+            try:
+                return await self._backend.connect_tcp(
+                    address, port, timeout, local_address, socket_options
+                )
+            except httpcore.ConnectError as exc:
+                last = exc
+        raise last
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError("unix sockets are never used")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._backend.sleep(seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    """A 200 answer: its body and headers (names lowercased)."""
+
+    body: bytes
+    headers: dict[str, str]
+
+
+def media_type(headers: dict[str, str]) -> str:
+    return headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+def is_json_type(value: str) -> bool:
+    return value == "application/json" or (
+        value.startswith("application/") and value.endswith("+json")
+    )
+
+
+class SafeFetcher:
+    """``GET`` small public documents; see the module docstring for every rule."""
+
+    def __init__(
+        self,
+        *,
+        allow_loopback: bool = False,
+        resolver: Resolver | None = None,
+        timeout: float = FETCH_TIMEOUT,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        self.allow_loopback = allow_loopback
+        self._resolve = resolver or system_resolver
+        self._timeout = timeout
+        self._ssl = ssl_context or httpx.create_ssl_context()
+
+    async def get(self, url: str, *, max_bytes: int, json_only: bool = True) -> Fetched:
+        """The 200 answer at ``url``, or ``FetchRefused``."""
+        try:
+            async with asyncio.timeout(self._timeout):
+                return await self._get(url, max_bytes, json_only)
+        except TimeoutError:
+            raise FetchRefused(f"no answer within {self._timeout:g} s") from None
+        except httpcore.TimeoutException:
+            raise FetchRefused(f"no answer within {self._timeout:g} s") from None
+        except (httpcore.NetworkError, httpcore.ProtocolError, ssl.SSLError) as exc:
+            raise FetchRefused(f"the connection failed ({type(exc).__name__})") from None
+
+    async def _get(self, url: str, max_bytes: int, json_only: bool) -> Fetched:
+        host, port, plain_http = self._target(url)
+        try:
+            addresses = [host] if _is_ip(host) else list(await self._resolve(host, port))
+            check_addresses(addresses, allow_loopback=self.allow_loopback, plain_http=plain_http)
+        except (OSError, ValueError):
+            raise FetchRefused("the host name could not be resolved") from None
+        async with httpcore.AsyncConnectionPool(
+            ssl_context=self._ssl, network_backend=PinnedBackend(addresses), retries=0
+        ) as pool:
+            return await self._download(pool, url, max_bytes, json_only)
+
+    def _target(self, url: str) -> tuple[str, int, bool]:
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError:
+            raise FetchRefused("the URL is malformed") from None
+        plain_http = parts.scheme == "http" and self.allow_loopback
+        if parts.scheme != "https" and not plain_http:
+            raise FetchRefused("only https URLs are fetched")
+        if not parts.hostname or parts.username is not None or parts.password is not None:
+            raise FetchRefused("the URL has no usable host")
+        return parts.hostname, port or (80 if plain_http else 443), plain_http
+
+    async def _download(
+        self, pool: httpcore.AsyncConnectionPool, url: str, max_bytes: int, json_only: bool
+    ) -> Fetched:
+        accept = [(b"Accept", b"application/json"), (b"User-Agent", USER_AGENT.encode())]
+        timeouts = {"connect": self._timeout, "read": self._timeout, "write": self._timeout}
+        async with pool.stream(
+            "GET", url, headers=accept, extensions={"timeout": timeouts}
+        ) as response:
+            headers = {
+                k.decode("latin-1").lower(): v.decode("latin-1") for k, v in response.headers
+            }
+            if response.status != 200:
+                raise FetchRefused(f"the server answered {response.status}, not 200")
+            if json_only and not is_json_type(media_type(headers)):
+                raise FetchRefused("the answer is not application/json")
+            declared = headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > max_bytes:
+                raise FetchRefused(f"the document exceeds {max_bytes} bytes")
+            body = bytearray()
+            async for chunk in response.aiter_stream():
+                body += chunk
+                if len(body) > max_bytes:
+                    raise FetchRefused(f"the document exceeds {max_bytes} bytes")
+            return Fetched(bytes(body), headers)
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
