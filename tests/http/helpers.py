@@ -28,6 +28,7 @@ from ostiary.crypto.passwords import hash_password
 from ostiary.crypto.server_secret import ServerKeys
 from ostiary.server.app import create_app
 from ostiary.server.context import ServerContext, build_context
+from ostiary.server.safe_fetch import SafeFetcher
 from ostiary.storage.memory import MemoryStorage
 
 ISSUER = "http://127.0.0.1:8000"
@@ -310,6 +311,7 @@ async def running(
     resource: str,
     storage: MemoryStorage | None = None,
     templates_dir: Path | None = None,
+    fetcher: SafeFetcher | None = None,
 ) -> AsyncIterator[Server]:
     """Build the context and app exactly as ``ostiary serve`` does, with a frozen clock."""
     storage = storage if storage is not None else MemoryStorage()
@@ -320,6 +322,7 @@ async def running(
         ServerKeys.from_secret(secrets.token_bytes(32)),
         clock=clock,
         templates_dir=templates_dir,
+        fetcher=fetcher,
     )
     await storage.add_user(User(USER_ID, USERNAME, password_hash(), created_at=clock.now()))
     await add_clients(storage, ctx)

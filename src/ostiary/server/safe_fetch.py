@@ -6,8 +6,9 @@ Used for Client ID Metadata Documents and ``jwks_uri`` (REQ-AS-24, SEC-9). ``Saf
    a test mode, announced loudly at startup);
 2. resolves the host (``getaddrinfo``, or the injected resolver) and refuses the URL if ANY
    address is special-use: loopback, private (10/8, 172.16/12, 192.168/16, fc00::/7),
-   link-local, shared (100.64/10), multicast, unspecified, reserved, or an IPv4-mapped,
-   6to4 or Teredo IPv6 address wrapping one (``ipaddress``, never string matching);
+   link-local, shared (100.64/10), multicast, unspecified, reserved, documentation, any
+   IPv4-mapped address, or a 6to4 or Teredo IPv6 address wrapping a special-use IPv4
+   address (``ipaddress``, never string matching);
 3. connects to exactly the addresses it checked (``PinnedBackend``), so a second DNS answer
    cannot swap in another address; TLS still verifies the certificate for the host name;
 4. sends one ``GET``, follows no redirect, accepts only ``200``, reads at most ``max_bytes``,
