@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -58,6 +59,19 @@ def assert_both_scenarios_pass(report: str, stdout: str) -> None:
     assert lines[-1] == "2 passed, 0 failed", report
     assert any(line.startswith("PASS authorization-code-grant") for line in lines), report
     assert any(line.startswith("PASS authorization-server-metadata") for line in lines), report
+    assert "warnings:" not in stdout, report  # the runner lists warning checks so
+
+
+def assert_cimd_check_succeeds(tmp_path: Path) -> None:
+    """The suite's ``client_id_metadata_document_supported`` check (a WARNING without it)."""
+    checks = [
+        check
+        for path in (tmp_path / "results").glob("**/checks.json")
+        for check in json.loads(path.read_text())
+    ]
+    statuses = {c["id"]: c["status"] for c in checks}
+    assert statuses.get("authorization-server-metadata-cimd") == "SUCCESS", statuses
+    assert all(status == "SUCCESS" for status in statuses.values()), statuses
 
 
 @pytest.mark.conformance
@@ -71,6 +85,7 @@ def test_authorization_server_scenarios_pass(tmp_path: Path) -> None:
         )
         report, stdout = run_suite(tmp_path, server, callback_port, client_id)
     assert_both_scenarios_pass(report, stdout)
+    assert_cimd_check_succeeds(tmp_path)
 
 
 @pytest.mark.conformance
