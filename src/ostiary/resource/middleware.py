@@ -1,0 +1,268 @@
+"""``ProtectedMCP``: ASGI middleware that turns any MCP ASGI app into an OAuth protected resource.
+
+For every HTTP request it, in order:
+
+1. serves the protected-resource metadata documents itself (``metadata.py``; public, CORS ``*``);
+2. refuses a present ``Origin`` that is not allowed (DNS rebinding, REQ-RS-16) with 403;
+3. lets CORS preflights through (they cannot carry credentials);
+4. reads a POST body (at most ``max_body`` bytes, else 413) and re-feeds it to the app;
+5. finds the bearer token (``credentials.py``; 400 for query, form or doubled credentials);
+6. without one: 401 naming the metadata and the scopes the operation needs (or the baseline);
+7. verifies it with the injected ``TokenVerifier`` (401 ``invalid_token`` on ``InvalidToken``);
+8. classifies the JSON-RPC body against the ``Mcp-Method``/``Mcp-Name`` headers (400 on
+   disagreement) and applies the ``ScopePolicy`` (403 ``insufficient_scope``);
+9. honours an ``Mcp-Session-Id`` only for the user who opened it (``sessions.py``; else 404);
+10. calls the app with the token in ``scope["state"]["ostiary.token"]`` and ``caller``.
+
+Lifespan events pass through; WebSocket connections are closed (MCP does not use them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ostiary.core.scopes import format_scope
+from ostiary.resource import caller, challenges
+from ostiary.resource.challenges import Refusal
+from ostiary.resource.credentials import bearer_token
+from ostiary.resource.jsonrpc import MalformedRequest, Operation, check_headers, read_operations
+from ostiary.resource.metadata import ProtectedResource
+from ostiary.resource.policy import ScopePolicy
+from ostiary.resource.sessions import DEFAULT_LIMIT, SessionOwners
+from ostiary.resource.tokens import InvalidToken, TokenVerifier, VerifiedToken
+
+MAX_BODY = 4 * 1024 * 1024
+PRM_HEADERS = [
+    (b"content-type", b"application/json"),
+    (b"cache-control", b"public, max-age=3600"),
+    (b"access-control-allow-origin", b"*"),
+]
+PREFLIGHT_HEADERS = [
+    (b"access-control-allow-origin", b"*"),
+    (b"access-control-allow-methods", b"GET, OPTIONS"),
+    (b"access-control-allow-headers", b"MCP-Protocol-Version"),
+    (b"access-control-max-age", b"600"),
+]
+
+
+class ClientGone(Exception):
+    """The client disconnected while its body was being read."""
+
+
+async def respond(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def refuse(send: Send, refusal: Refusal) -> None:
+    await respond(send, refusal.status, refusal.headers(), refusal.body())
+
+
+async def read_body(receive: Receive, limit: int) -> bytes | None:
+    """The whole body, or ``None`` beyond ``limit`` bytes."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientGone
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+class _Request:
+    """The parts of an HTTP request scope the checks read."""
+
+    def __init__(self, scope: Scope) -> None:
+        self.method: str = scope["method"]
+        self.path: str = scope["path"]
+        self.query: str = scope.get("query_string", b"").decode("latin-1")
+        self.headers: dict[str, list[str]] = {}
+        for name, value in scope.get("headers", []):
+            self.headers.setdefault(name.decode("latin-1"), []).append(value.decode("latin-1"))
+        self.body = b""
+
+    def header(self, name: str) -> str | None:
+        values = self.headers.get(name)
+        return values[0] if values else None
+
+    def operations(self) -> list[Operation]:
+        if self.method != "POST":
+            return []
+        operations = read_operations(self.body)
+        check_headers(operations, self.header("mcp-method"), self.header("mcp-name"))
+        return operations
+
+
+class ProtectedMCP:
+    """Wrap ``app``: every request needs a valid token with the scopes the policy demands."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        verifier: TokenVerifier,
+        resource: str,
+        authorization_servers: Sequence[str],
+        policy: ScopePolicy | None = None,
+        resource_name: str = "MCP server",
+        allowed_origins: Iterable[str] | None = None,
+        max_body: int = MAX_BODY,
+        max_sessions: int = DEFAULT_LIMIT,
+    ) -> None:
+        self.app = app
+        self.verifier = verifier
+        self.policy = policy or ScopePolicy()
+        self.resource = ProtectedResource.create(
+            resource, authorization_servers, self.policy.scopes_supported, resource_name
+        )
+        self.documents = self.resource.documents()
+        origins = (self.resource.origin,) if allowed_origins is None else allowed_origins
+        self.allowed_origins = frozenset(o.lower().rstrip("/") for o in origins)
+        self.max_body = max_body
+        self.sessions = SessionOwners(max_sessions)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = _Request(scope)
+        if request.path in self.documents:
+            await self._serve_metadata(request, send)
+            return
+        origin = request.header("origin")
+        if origin is not None and origin.lower().rstrip("/") not in self.allowed_origins:
+            await refuse(send, challenges.forbidden("origin not allowed"))
+            return
+        if request.method == "OPTIONS" and request.header("access-control-request-method"):
+            await self.app(scope, receive, send)
+            return
+        try:
+            await self._protect(scope, request, receive, send)
+        except ClientGone:
+            return
+
+    async def _serve_metadata(self, request: _Request, send: Send) -> None:
+        if request.method == "OPTIONS":
+            await respond(send, 204, PREFLIGHT_HEADERS, b"")
+        elif request.method in ("GET", "HEAD"):
+            body = self.documents[request.path]
+            await respond(send, 200, PRM_HEADERS, b"" if request.method == "HEAD" else body)
+        else:
+            await respond(send, 405, [(b"allow", b"GET, HEAD, OPTIONS")], b"")
+
+    async def _protect(self, scope: Scope, request: _Request, receive: Receive, send: Send) -> None:
+        if request.method == "POST":
+            body = await read_body(receive, self.max_body)
+            if body is None:
+                await refuse(send, challenges.too_large(self.max_body))
+                return
+            request.body = body
+            receive = _replay(body, receive)
+        outcome = await self._admit(request)
+        if isinstance(outcome, Refusal):
+            await refuse(send, outcome)
+            return
+        state = {**scope.get("state", {}), caller.TOKEN_KEY: outcome}
+        handle = caller.bind(outcome)
+        try:
+            await self.app(
+                {**scope, "state": state}, receive, self._binding(request, outcome, send)
+            )
+        finally:
+            caller.unbind(handle)
+
+    async def _admit(self, request: _Request) -> VerifiedToken | Refusal:
+        """The verified caller, or why the request is refused."""
+        verified = await self._authenticate(request)
+        if isinstance(verified, Refusal):
+            return verified
+        return self._authorize(request, verified) or verified
+
+    async def _authenticate(self, request: _Request) -> VerifiedToken | Refusal:
+        metadata_url = self.resource.metadata_url
+        try:
+            token = bearer_token(
+                request.headers.get("authorization", []),
+                request.query,
+                request.body,
+                request.header("content-type") or "",
+            )
+        except MalformedRequest as exc:
+            return challenges.invalid_request(metadata_url, exc.description)
+        if token is None:
+            return challenges.missing_token(metadata_url, self._hint(request))
+        try:
+            return await self.verifier.verify(token)
+        except InvalidToken as exc:
+            return challenges.invalid_token(metadata_url, exc.description)
+
+    def _authorize(self, request: _Request, verified: VerifiedToken) -> Refusal | None:
+        metadata_url = self.resource.metadata_url
+        try:
+            decision = self.policy.decide(request.operations())
+        except MalformedRequest as exc:
+            return challenges.invalid_request(metadata_url, exc.description)
+        if decision.denied is not None:
+            return challenges.forbidden(decision.denied)
+        missing = self.policy.missing(decision.required, verified.scopes)
+        if missing:
+            description = f"this operation also needs {format_scope(missing)}"
+            scope = self.policy.challenge_scope(decision.required)
+            return challenges.insufficient_scope(metadata_url, scope, description)
+        session_id = request.header("mcp-session-id")
+        if session_id is not None and not self.sessions.owned_by(session_id, _owner(verified)):
+            return challenges.not_found("session not found")
+        return None
+
+    def _hint(self, request: _Request) -> str:
+        """The scopes a tokenless request should come back with."""
+        try:
+            required = self.policy.decide(request.operations()).required
+        except MalformedRequest:
+            required = frozenset()
+        return self.policy.challenge_scope(required)
+
+    def _binding(self, request: _Request, token: VerifiedToken, send: Send) -> Send:
+        """``send`` that binds a session the app opens to ``token``'s user, and ends it."""
+        requested = request.header("mcp-session-id")
+
+        async def send_and_bind(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                for name, value in message.get("headers", []):
+                    if name.lower() == b"mcp-session-id" and status < 400:
+                        self.sessions.bind(value.decode("latin-1"), _owner(token))
+                if request.method == "DELETE" and requested is not None and status < 300:
+                    self.sessions.forget(requested)
+            await send(message)
+
+        return send_and_bind
+
+
+def _owner(token: VerifiedToken) -> tuple[str, str]:
+    return (token.issuer, token.subject)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """``receive`` that gives the already-read body first, then the real stream's events."""
+    pending = True
+
+    async def replay() -> Message:
+        nonlocal pending
+        if pending:
+            pending = False
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
