@@ -10,7 +10,8 @@ accepted only when ``active`` is ``true``, ``iss`` (when present) is the issuer 
 Active answers are cached under an HMAC of the token (the token itself is never kept), for
 at most ``cache_ttl`` seconds (default 30) and never past the token's ``exp``; the cache holds
 at most ``cache_size`` entries. A revocation therefore reaches this verifier within
-``cache_ttl`` seconds. Inactive answers are not cached.
+``cache_ttl`` seconds. Inactive answers are not cached, nor are answers without ``exp``
+(RFC 7662 makes it optional): their ``VerifiedToken.expires_at`` is the time of the answer.
 """
 
 from __future__ import annotations
