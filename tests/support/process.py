@@ -60,10 +60,14 @@ def ostiary_cli(
 
 @contextmanager
 def running_server(
-    data_dir: Path, database: str | None = None, *extra: str
+    data_dir: Path,
+    database: str | None = None,
+    *extra: str,
+    ready_path: str = "/.well-known/oauth-authorization-server",
+    port: int | None = None,
 ) -> Iterator[RunningServer]:
     """Start ``ostiary serve`` and wait until its metadata answers; stop it afterwards."""
-    port = free_port()
+    port = port or free_port()
     env = {**os.environ, "OSTIARY_DATA_DIR": str(data_dir)}
     database = database or f"sqlite:///{data_dir / 'ostiary.sqlite3'}"
     env["OSTIARY_DATABASE"] = database
@@ -77,7 +81,7 @@ def running_server(
     issuer = f"http://127.0.0.1:{port}"
     drain: threading.Thread | None = None
     try:
-        banner = _wait_ready(proc, issuer)
+        banner = _wait_ready(proc, issuer + ready_path)
         match = re.search(r"shown only this once\):\n\s+(\S+)", banner)
         output = [banner]
         drain = threading.Thread(target=_drain, args=(proc, output), daemon=True)
@@ -98,7 +102,7 @@ def running_server(
             proc.stdout.close()
 
 
-def _wait_ready(proc: subprocess.Popen[str], issuer: str) -> str:
+def _wait_ready(proc: subprocess.Popen[str], ready_url: str) -> str:
     """Read the banner, then poll the metadata URL (30 s at most)."""
     assert proc.stdout is not None
     lines: list[str] = []
@@ -113,9 +117,7 @@ def _wait_ready(proc: subprocess.Popen[str], issuer: str) -> str:
     banner = "".join(lines)
     while time.monotonic() < deadline:
         try:
-            httpx.get(
-                f"{issuer}/.well-known/oauth-authorization-server", timeout=1
-            ).raise_for_status()
+            httpx.get(ready_url, timeout=1).raise_for_status()
             break
         except httpx.HTTPError:
             time.sleep(0.05)

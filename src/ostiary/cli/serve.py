@@ -1,24 +1,40 @@
-"""``ostiary serve``: the all-in-one authorization server."""
+"""``ostiary serve``: the authorization server, with a protected MCP endpoint at ``/mcp``.
+
+By default ``/mcp`` serves the demo notes server (``ostiary.demo.notes``); ``--app
+module:attribute`` serves the user's own MCP app (an ASGI app, or an SDK ``MCPServer``) and
+``--policy FILE`` its TOML scope policy. ``--trust-issuer URL`` runs a resource server only:
+no authorization server routes, tokens from ``URL`` verified by JWKS or ``--introspection``.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
 import secrets
 import socket
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import click
 import uvicorn
+from starlette.types import ASGIApp
 
 from ostiary.cli.common import make_settings, opened_storage, server_keys, store_options
 from ostiary.cli.errors import CliError
 from ostiary.cli.users import create_user
+from ostiary.demo import notes
+from ostiary.resource.middleware import ProtectedMCP
+from ostiary.resource.mount import SameOrigin
+from ostiary.resource.policy import ScopePolicy
+from ostiary.resource.policy_file import PolicyFileError, load_policy
+from ostiary.resource.tokens import TokenVerifier
+from ostiary.resource.verifiers import IntrospectionVerifier, JwksVerifier, LocalVerifier
 from ostiary.server.app import create_app
-from ostiary.server.context import build_context
+from ostiary.server.context import ServerContext, build_context
 from ostiary.server.settings import AuthServerSettings
 from ostiary.storage.protocols import Storage
 
@@ -49,6 +65,7 @@ def banner(settings: AuthServerSettings, admin_password: str | None) -> str:
         f"  issuer:    {issuer}",
         f"  metadata:  {settings.issuer_metadata_url}",
         f"  sign in:   {base}/login",
+        f"  mcp:       {settings.resources[0]}",
         f"  resources: {' '.join(settings.resources)}",
         f"  database:  {settings.database_url}",
     ]
@@ -79,7 +96,84 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-async def serve_forever(settings: AuthServerSettings) -> None:
+@dataclass(frozen=True)
+class McpOptions:
+    """What ``/mcp`` serves and whom it trusts."""
+
+    app: str | None = None
+    policy: Path | None = None
+    trust_issuer: str | None = None
+    introspection: bool = False
+    client_id: str | None = None
+    client_secret_file: Path | None = None
+    allow_http_loopback_issuer: bool = False
+
+
+def load_app(spec: str) -> tuple[ASGIApp, ScopePolicy | None]:
+    """``module:attribute``: an ASGI app, or an SDK ``MCPServer`` (its streamable-HTTP app)."""
+    module_name, _, attribute = spec.partition(":")
+    if not module_name or not attribute:
+        raise CliError(f"--app {spec}: expected module:attribute")
+    try:
+        target: Any = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError) as exc:
+        raise CliError(f"--app {spec}: {exc}") from None
+    if hasattr(target, "streamable_http_app"):
+        target = notes.streamable_app(target)
+    if not callable(target):
+        raise CliError(f"--app {spec}: not an ASGI app")
+    return target, None
+
+
+def mcp_app(options: McpOptions) -> tuple[ASGIApp, ScopePolicy]:
+    if options.app is not None:
+        app, policy = load_app(options.app)
+    else:
+        server, policy = notes.build()
+        app = notes.streamable_app(server)
+    if options.policy is not None:
+        try:
+            policy = load_policy(options.policy)
+        except (PolicyFileError, OSError) as exc:
+            raise CliError(f"--policy {options.policy}: {exc}") from None
+    return app, policy or ScopePolicy()
+
+
+def uvicorn_config(app: ASGIApp, settings: AuthServerSettings) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        log_level=settings.log_level,
+        access_log=settings.log_level == "debug",
+        proxy_headers=False,
+        server_header=False,
+        lifespan="on",
+    )
+
+
+def protect(
+    app: ASGIApp, policy: ScopePolicy, verifier: TokenVerifier, resource: str, issuer: str
+) -> ProtectedMCP:
+    return ProtectedMCP(
+        app,
+        verifier=verifier,
+        resource=resource,
+        authorization_servers=[issuer],
+        policy=policy,
+        resource_name="Ostiary MCP endpoint",
+    )
+
+
+def same_origin(ctx: ServerContext, settings: AuthServerSettings, options: McpOptions) -> ASGIApp:
+    app, policy = mcp_app(options)
+    resource = settings.resources[0]
+    verifier = LocalVerifier.for_server(ctx, resource)
+    return SameOrigin(protect(app, policy, verifier, resource, settings.issuer), create_app(ctx))
+
+
+async def serve_forever(settings: AuthServerSettings, options: McpOptions) -> None:
+    if options.trust_issuer is not None:
+        await serve_resource_only(settings, options, options.trust_issuer)
+        return
     keys = server_keys(settings)
     sock = listen(settings.host, settings.port)
     async with opened_storage(settings) as storage:
@@ -94,17 +188,61 @@ async def serve_forever(settings: AuthServerSettings) -> None:
         )
         if settings.allow_loopback_metadata:
             log.warning("allow_loopback_metadata is on: SSRF protection for loopback is off")
-        config = uvicorn.Config(
-            create_app(ctx),
-            log_level=settings.log_level,
-            access_log=settings.log_level == "debug",
-            proxy_headers=False,
-            server_header=False,
-            lifespan="on",
-        )
+        config = uvicorn_config(same_origin(ctx, settings, options), settings)
         click.echo(banner(settings, password))
         sys.stdout.flush()
         await uvicorn.Server(config).serve(sockets=[sock])
+
+
+def external_verifier(
+    options: McpOptions, issuer: str, resource: str
+) -> JwksVerifier | IntrospectionVerifier:
+    loopback = options.allow_http_loopback_issuer
+    if not options.introspection:
+        return JwksVerifier(issuer, resource, allow_http_loopback=loopback)
+    if options.client_id is None or options.client_secret_file is None:
+        raise CliError("--introspection needs --client-id and --client-secret-file")
+    try:
+        secret = options.client_secret_file.read_text().strip()
+    except OSError as exc:
+        raise CliError(f"--client-secret-file: {exc.strerror or exc}") from None
+    return IntrospectionVerifier(
+        issuer,
+        resource,
+        client_id=options.client_id,
+        client_secret=secret,
+        allow_http_loopback=loopback,
+    )
+
+
+async def serve_resource_only(
+    settings: AuthServerSettings, options: McpOptions, issuer: str
+) -> None:
+    """A resource server only: ``/mcp`` and its metadata, tokens from ``issuer``."""
+    resource = settings.resources[0]
+    app, policy = mcp_app(options)
+    verifier = external_verifier(options, issuer, resource)
+    sock = listen(settings.host, settings.port)
+    try:
+        protected = protect(app, policy, verifier, resource, issuer)
+        config = uvicorn_config(SameOrigin(protected), settings)
+        mode = "introspection" if options.introspection else "JWKS"
+        click.echo(
+            "\n".join(
+                [
+                    "Ostiary resource server",
+                    f"  mcp:       {resource}",
+                    f"  metadata:  {protected.resource.metadata_url}",
+                    f"  trusts:    {issuer} ({mode})",
+                    "",
+                    "Press Ctrl+C to stop.",
+                ]
+            )
+        )
+        sys.stdout.flush()
+        await uvicorn.Server(config).serve(sockets=[sock])
+    finally:
+        await verifier.aclose()
 
 
 @click.command("serve")
@@ -134,13 +272,51 @@ async def serve_forever(settings: AuthServerSettings) -> None:
     help="TESTS ONLY: fetch client metadata documents from loopback hosts, plain http too "
     "[OSTIARY_ALLOW_LOOPBACK_METADATA; off].",
 )
+@click.option("--app", "mcp_app", metavar="MODULE:ATTR", help="Serve this MCP app at /mcp.")
+@click.option(
+    "--policy",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="TOML scope policy for /mcp.",
+)
+@click.option("--trust-issuer", metavar="URL", help="Resource server only, trusting this issuer.")
+@click.option("--introspection", is_flag=True, help="With --trust-issuer: ask its /introspect.")
+@click.option("--client-id", help="With --introspection: this resource server's client id.")
+@click.option(
+    "--client-secret-file",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="With --introspection: a file holding the client secret.",
+)
+@click.option(
+    "--allow-http-loopback-issuer",
+    is_flag=True,
+    help="TESTS ONLY: trust an issuer on a loopback host over plain http.",
+)
 @store_options
-def serve(**options: Any) -> None:
-    """Run the authorization server (SQLite by default)."""
+def serve(  # click passes every option by name
+    *,
+    mcp_app: str | None,
+    policy: Path | None,
+    trust_issuer: str | None,
+    introspection: bool,
+    client_id: str | None,
+    client_secret_file: Path | None,
+    allow_http_loopback_issuer: bool,
+    **options: Any,
+) -> None:
+    """Run the authorization server and its protected /mcp endpoint (SQLite by default)."""
+    mcp = McpOptions(
+        mcp_app,
+        policy,
+        trust_issuer,
+        introspection,
+        client_id,
+        client_secret_file,
+        allow_http_loopback_issuer,
+    )
     settings = make_settings(**options)
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve_forever(settings))
+        asyncio.run(serve_forever(settings, mcp))
