@@ -20,6 +20,8 @@ Scenarios (the form bodies are what a real public MCP client sends):
   newest token (rotation). A non-200 answer keeps the old token (a retry within the grace
   window would return the same successor); after ``STALL_AFTER`` consecutive failures the
   virtual client gives up and is counted as stalled.
+* ``fixed``: ``body`` every time, with ``content_type``, ``accept`` and ``headers`` (the MCP
+  benchmark, ``bench.mcp_endpoint``: a JSON-RPC ``tools/call`` with a bearer token).
 * ``code``: each request redeems the next unused authorization code with its PKCE verifier.
 """
 
@@ -52,7 +54,7 @@ class Job:
     host: str
     port: int
     path: str
-    scenario: str  # floor | refresh | code
+    scenario: str  # floor | fixed | refresh | code
     concurrency: int
     requests: int
     warmup: int
@@ -63,6 +65,10 @@ class Job:
     redirect_uri: str = ""
     chains: list[str] = field(default_factory=list)  # refresh: one token per virtual client
     codes: list[list[str]] = field(default_factory=list)  # code: [code, verifier] pairs
+    body: str = ""  # fixed: the body sent every time
+    content_type: str = FORM
+    accept: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)  # more request headers
 
     @classmethod
     def load(cls, path: Path) -> Job:
@@ -85,6 +91,19 @@ class FloorWork:
         self._body = urlencode(
             {"grant_type": "refresh_token", "refresh_token": "x" * 43, "client_id": job.client_id}
         ).encode()
+
+    def next_body(self, worker: int) -> bytes | None:
+        return self._body
+
+    def answered(self, worker: int, status: int, body: bytes) -> None:
+        return None
+
+
+class FixedWork:
+    """``job.body`` every time (the MCP benchmark's ``tools/call``)."""
+
+    def __init__(self, job: Job) -> None:
+        self._body = job.body.encode()
 
     def next_body(self, worker: int) -> bytes | None:
         return self._body
@@ -163,11 +182,21 @@ class Connection(Protocol):
 class RawConnection:
     """One HTTP/1.1 keep-alive connection; reconnects after a close or a failure."""
 
-    def __init__(self, host: str, port: int, path: str) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        path: str,
+        *,
+        content_type: str = FORM,
+        accept: str = "application/json",
+        headers: dict[str, str] | None = None,
+    ) -> None:
         self._host, self._port = host, port
+        extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
         self._head = (
-            f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: {FORM}\r\n"
-            "Accept: application/json\r\nContent-Length: "
+            f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: {content_type}\r\n"
+            f"Accept: {accept}\r\n{extra}Content-Length: "
         ).encode()
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
@@ -229,13 +258,14 @@ async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
 class HttpxConnection:
     """A virtual client sharing one ``httpx.AsyncClient`` (its pool holds the connections)."""
 
-    def __init__(self, client: httpx.AsyncClient, url: str) -> None:
+    def __init__(
+        self, client: httpx.AsyncClient, url: str, headers: dict[str, str] | None = None
+    ) -> None:
         self._client, self._url = client, url
+        self._headers = headers or {"content-type": FORM, "accept": "application/json"}
 
     async def post(self, body: bytes) -> tuple[int, bytes]:
-        response = await self._client.post(
-            self._url, content=body, headers={"content-type": FORM, "accept": "application/json"}
-        )
+        response = await self._client.post(self._url, content=body, headers=self._headers)
         return response.status_code, response.content
 
     async def close(self) -> None:
@@ -334,6 +364,7 @@ def summary(phase: Phase, work: Work, job: Job) -> dict[str, Any]:
 def make_work(job: Job) -> Work:
     kinds: dict[str, Callable[[Job], Work]] = {
         "floor": FloorWork,
+        "fixed": FixedWork,
         "refresh": RefreshWork,
         "code": CodeWork,
     }
@@ -352,9 +383,20 @@ async def run(job: Job) -> dict[str, Any]:
             timeout=30.0,
         )
         url = f"http://{job.host}:{job.port}{job.path}"
-        conns = [HttpxConnection(client, url) for _ in range(job.concurrency)]
+        headers = {"content-type": job.content_type, "accept": job.accept, **job.headers}
+        conns = [HttpxConnection(client, url, headers) for _ in range(job.concurrency)]
     else:
-        conns = [RawConnection(job.host, job.port, job.path) for _ in range(job.concurrency)]
+        conns = [
+            RawConnection(
+                job.host,
+                job.port,
+                job.path,
+                content_type=job.content_type,
+                accept=job.accept,
+                headers=job.headers,
+            )
+            for _ in range(job.concurrency)
+        ]
     try:
         if job.warmup:
             warm = await run_phase(conns, work, job.warmup, job.max_seconds)
