@@ -6,6 +6,7 @@ import secrets
 from dataclasses import replace
 
 import pytest
+from joserfc.jwk import KeySet
 
 from ostiary.core.clock import FrozenClock
 from ostiary.core.models import ClientId, Grant, GrantId, UserId
@@ -132,3 +133,50 @@ async def test_the_grant_cache_is_bounded(setup: Setup) -> None:
     await setup.storage.revoke_grant(GrantId("g0"), NOW)  # g0 was evicted: read again
     with pytest.raises(InvalidToken, match="revoked"):
         await verifier.verify(setup.ring.sign(claims(gid="g0")))
+
+
+class SwappableKeys:
+    """The key ring's published keys, replaceable mid-test."""
+
+    def __init__(self, ring: KeyRing) -> None:
+        self.ring, self.empty = ring, False
+
+    @property
+    def key_set(self) -> KeySet:
+        return KeySet([]) if self.empty else self.ring.key_set
+
+
+async def test_a_verified_signature_is_remembered_but_the_grant_is_asked_each_time(
+    setup: Setup,
+) -> None:
+    keys = SwappableKeys(setup.ring)
+    verifier = LocalVerifier(
+        keys, setup.storage, issuer=ISSUER, resource=RESOURCE, clock=setup.clock,
+        timer=setup.timer, grant_ttl=0,
+    )  # fmt: skip
+    token = setup.ring.sign(claims())
+    await verifier.verify(token)
+    keys.empty = True  # a fresh verification would now fail
+    assert (await verifier.verify(token)).subject == "alice"  # served from the cache
+    await setup.storage.revoke_grant(GrantId("grant-1"), NOW)
+    with pytest.raises(InvalidToken, match="revoked"):  # revocation still seen at once
+        await verifier.verify(token)
+
+
+async def test_the_signature_cache_ends_after_its_ttl_and_at_expiry(setup: Setup) -> None:
+    keys = SwappableKeys(setup.ring)
+    verifier = LocalVerifier(
+        keys, setup.storage, issuer=ISSUER, resource=RESOURCE, clock=setup.clock,
+        timer=setup.timer, verified_ttl=60,
+    )  # fmt: skip
+    token = setup.ring.sign(claims())
+    await verifier.verify(token)
+    keys.empty = True
+    setup.timer.now += 60
+    with pytest.raises(InvalidToken):
+        await verifier.verify(token)  # the entry ended: verified afresh, and now fails
+    keys.empty = False
+    await verifier.verify(token)
+    setup.clock.advance(300 + 30)  # past exp + leeway: never served from the cache
+    with pytest.raises(InvalidToken, match="expired"):
+        await verifier.verify(token)

@@ -36,6 +36,7 @@ from ostiary.resource.verifiers.discovery import (
     get_json,
     new_client,
 )
+from ostiary.resource.verifiers.verified_cache import DEFAULT_TTL, VerifiedTokenCache
 
 DEFAULT_REFETCH_INTERVAL = 30.0  # at most one fetch per this many seconds for unknown kids
 DEFAULT_MAX_AGE = 300.0  # a JWKS older than this is reread before use
@@ -58,6 +59,7 @@ class JwksVerifier:
         refetch_interval: float = DEFAULT_REFETCH_INTERVAL,
         max_age: float = DEFAULT_MAX_AGE,
         timer: Callable[[], float] = time.monotonic,
+        verified_ttl: float = DEFAULT_TTL,
     ) -> None:
         self.issuer = issuer
         self.resource = resource
@@ -76,12 +78,18 @@ class JwksVerifier:
         self._fetched_at: float | None = None
         self._lock = asyncio.Lock()
         self.fetches = 0  # how many times the JWKS was read (observable in tests)
+        self._verified = VerifiedTokenCache(
+            self._clock, leeway=leeway, ttl=verified_ttl, timer=timer
+        )
 
     async def aclose(self) -> None:
         if self._owns_http:
             await self._http.aclose()
 
     async def verify(self, token: str) -> VerifiedToken:
+        cached = self._verified.get(token)
+        if cached is not None:
+            return cached
         kid = jose_header(token, self._algorithms)["kid"]
         keys = await self._keys_for(kid)
         claims = verify_jwt(
@@ -93,7 +101,9 @@ class JwksVerifier:
             algorithms=self._algorithms,
             leeway=self._leeway,
         )
-        return verified_token(claims)
+        verified = verified_token(claims)
+        self._verified.put(token, verified)
+        return verified
 
     async def _keys_for(self, kid: str) -> KeySet:
         async with self._lock:

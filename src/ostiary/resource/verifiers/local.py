@@ -6,6 +6,8 @@ grant (``gid``) must exist, belong to the token's client and not be revoked. The
 "this grant is live" is remembered for at most ``grant_ttl`` seconds (default 0.5 s), so a
 revocation made anywhere (``/revoke``, reuse detection, ``ostiary grant revoke`` in another
 process) reaches every request within that time; a revoked grant is remembered for good.
+Signature checks are remembered for ``verified_ttl`` (60 s, never past ``exp``); the grant
+is still asked about on every request.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from ostiary.resource.verifiers.claims import (
     verified_token,
     verify_jwt,
 )
+from ostiary.resource.verifiers.verified_cache import DEFAULT_TTL, VerifiedTokenCache
 from ostiary.server.context import ServerContext
 from ostiary.storage.protocols import GrantStore
 
@@ -82,6 +85,7 @@ class LocalVerifier:
         leeway: int = DEFAULT_LEEWAY,
         algorithms: Collection[str] = DEFAULT_ALGORITHMS,
         cache_size: int = DEFAULT_CACHE_SIZE,
+        verified_ttl: float = DEFAULT_TTL,
         timer: Callable[[], float] = time.monotonic,
     ) -> None:
         self._keys = keys
@@ -91,6 +95,9 @@ class LocalVerifier:
         self._leeway = leeway
         self._algorithms = tuple(algorithms)
         self._grants = GrantLiveness(grants, grant_ttl, cache_size, timer)
+        self._verified = VerifiedTokenCache(
+            self._clock, leeway=leeway, ttl=verified_ttl, size=cache_size, timer=timer
+        )
 
     @classmethod
     def for_server(cls, ctx: ServerContext, resource: str | None = None) -> LocalVerifier:
@@ -105,16 +112,19 @@ class LocalVerifier:
         )
 
     async def verify(self, token: str) -> VerifiedToken:
-        claims = verify_jwt(
-            token,
-            self._keys.key_set,
-            issuer=self.issuer,
-            resource=self.resource,
-            now=self._clock.now(),
-            algorithms=self._algorithms,
-            leeway=self._leeway,
-        )
-        verified = verified_token(claims)
+        verified = self._verified.get(token)
+        if verified is None:
+            claims = verify_jwt(
+                token,
+                self._keys.key_set,
+                issuer=self.issuer,
+                resource=self.resource,
+                now=self._clock.now(),
+                algorithms=self._algorithms,
+                leeway=self._leeway,
+            )
+            verified = verified_token(claims)
+            self._verified.put(token, verified)
         if verified.grant_id is None:
             raise InvalidToken("the token names no grant")
         if not await self._grants.is_live(verified.grant_id, verified.client_id):
