@@ -171,14 +171,33 @@ def test_revoking_the_grant_fails_the_next_call_within_a_second(
         data={"token": issued["access_token"], "client_id": issued["client_id"]},
     )
     assert revoked.status_code == 200
+    assert_refused_within_a_second(url, issued["access_token"])
+
+
+def assert_refused_within_a_second(url: str, access_token: str) -> None:
     started = time.monotonic()
     while True:
-        answer = call(url, issued["access_token"], "list_notes", {})
+        answer = call(url, access_token, "list_notes", {})
         if answer.status_code == 401:
             break
         assert time.monotonic() - started < 1.5, answer.status_code
         time.sleep(0.05)
     assert 'error="invalid_token"' in answer.headers["www-authenticate"]
+
+
+def test_an_operator_revocation_in_another_process_reaches_mcp_within_a_second(
+    server: RunningServer, callback: CallbackListener
+) -> None:
+    issued = sign_in(server, callback)
+    url = f"{server.issuer}/mcp"
+    names, _ = asyncio.run(list_and_call(url, issued["access_token"]))
+    assert "list_notes" in names
+    listed = server.cli("grant", "list", "--client", issued["client_id"])
+    assert listed.returncode == 0, listed.stderr
+    (grant_id,) = [line.split("\t")[0] for line in listed.stdout.splitlines() if line.strip()]
+    revoked = server.cli("grant", "revoke", grant_id)
+    assert revoked.returncode == 0, revoked.stderr
+    assert_refused_within_a_second(url, issued["access_token"])
 
 
 @pytest.mark.parametrize("mode", ["jwks", "introspection"])
