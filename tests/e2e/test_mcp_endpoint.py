@@ -229,3 +229,49 @@ def test_trust_issuer_accepts_the_external_servers_tokens(
             # a token for the issuer's own /mcp is not for this resource
             own = sign_in(issuer_server, callback)["access_token"]
             assert call(rs_mcp, own, "list_notes", {}).status_code == 401
+
+
+APP_MODULE = """
+from mcp.server.mcpserver import MCPServer
+
+app = MCPServer("Custom")
+
+
+@app.tool()
+def hello(name: str) -> str:
+    return f"hello {name}"
+"""
+POLICY = """
+[tools]
+hello = ["resources:write"]
+"""
+
+
+def test_serve_runs_the_operators_app_under_the_operators_policy(
+    tmp_path: Path, callback: CallbackListener, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "my_mcp_app.py").write_text(APP_MODULE)
+    (tmp_path / "policy.toml").write_text(POLICY)
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    extra = ("--app", "my_mcp_app:app", "--policy", str(tmp_path / "policy.toml"))
+    with running_server(tmp_path / "as", None, *extra) as server:
+        issued = sign_in(server, callback)
+        url = f"{server.issuer}/mcp"
+
+        async def listed() -> tuple[str, list[str]]:
+            async with (
+                bearer(issued["access_token"]) as http,
+                streamable_http_client(url, http_client=http) as (read, write),
+                ClientSession(read, write) as session,
+            ):
+                init = await session.initialize()
+                tools = await session.list_tools()
+            return init.server_info.name, [t.name for t in tools.tools]
+
+        name, tools = asyncio.run(listed())
+        assert (name, tools) == ("Custom", ["hello"])
+        answer = call(url, issued["access_token"], "hello", {"name": "x"})
+        assert answer.status_code == 403
+        challenge = answer.headers["www-authenticate"]
+        assert 'error="insufficient_scope"' in challenge
+        assert 'scope="tools:execute resources:write"' in challenge
