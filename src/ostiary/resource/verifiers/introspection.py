@@ -17,9 +17,6 @@ at most ``cache_size`` entries. A revocation therefore reaches this verifier wit
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
-import secrets
 import time
 from collections.abc import Callable
 from typing import Any
@@ -41,6 +38,7 @@ from ostiary.resource.verifiers.discovery import (
     endpoint,
     new_client,
 )
+from ostiary.resource.verifiers.verified_cache import VerifiedTokenCache
 
 DEFAULT_CACHE_TTL = 30.0
 DEFAULT_CACHE_SIZE = 10_000
@@ -51,42 +49,6 @@ def basic_auth(client_id: str, client_secret: str) -> str:
     """RFC 6749 §2.3.1: ``Basic base64(urlencode(id) ":" urlencode(secret))``."""
     pair = f"{quote(client_id, safe='')}:{quote(client_secret, safe='')}"
     return "Basic " + base64.b64encode(pair.encode()).decode("ascii")
-
-
-class AnswerCache:
-    """Verified answers by token HMAC; an entry dies at its deadline; the oldest go first."""
-
-    def __init__(self, ttl: float, size: int, timer: Callable[[], float]) -> None:
-        self._ttl, self._size, self._timer = ttl, size, timer
-        self._key = secrets.token_bytes(32)
-        self._entries: dict[bytes, tuple[VerifiedToken, float]] = {}
-
-    def key(self, token: str) -> bytes:
-        return hmac.new(self._key, token.encode(), hashlib.sha256).digest()
-
-    def get(self, key: bytes) -> VerifiedToken | None:
-        entry = self._entries.get(key)
-        if entry is None:
-            return None
-        if self._timer() >= entry[1]:
-            del self._entries[key]
-            return None
-        return entry[0]
-
-    def put(self, key: bytes, verified: VerifiedToken, seconds_left: float) -> None:
-        lifetime = min(self._ttl, seconds_left)
-        if lifetime <= 0 or self._size <= 0:
-            return
-        if len(self._entries) >= self._size:
-            now = self._timer()
-            for stale in [k for k, (_, deadline) in self._entries.items() if deadline <= now]:
-                del self._entries[stale]
-            while len(self._entries) >= self._size:
-                del self._entries[next(iter(self._entries))]
-        self._entries[key] = (verified, self._timer() + lifetime)
-
-    def __len__(self) -> int:
-        return len(self._entries)
 
 
 class IntrospectionVerifier:
@@ -119,7 +81,7 @@ class IntrospectionVerifier:
         self._owns_http = http is None
         self._clock = clock or SystemClock()
         self._leeway = leeway
-        self._cache = AnswerCache(cache_ttl, cache_size, timer)
+        self._cache = VerifiedTokenCache(cache_ttl, cache_size, timer)
         self.requests = 0  # how many times the server was asked (observable in tests)
 
     async def aclose(self) -> None:

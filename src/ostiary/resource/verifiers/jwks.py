@@ -36,7 +36,11 @@ from ostiary.resource.verifiers.discovery import (
     get_json,
     new_client,
 )
-from ostiary.resource.verifiers.verified_cache import DEFAULT_TTL, VerifiedTokenCache
+from ostiary.resource.verifiers.verified_cache import (
+    DEFAULT_SIZE,
+    DEFAULT_TTL,
+    VerifiedTokenCache,
+)
 
 DEFAULT_REFETCH_INTERVAL = 30.0  # at most one fetch per this many seconds for unknown kids
 DEFAULT_MAX_AGE = 300.0  # a JWKS older than this is reread before use
@@ -78,17 +82,16 @@ class JwksVerifier:
         self._fetched_at: float | None = None
         self._lock = asyncio.Lock()
         self.fetches = 0  # how many times the JWKS was read (observable in tests)
-        self._verified = VerifiedTokenCache(
-            self._clock, leeway=leeway, ttl=verified_ttl, timer=timer
-        )
+        self._verified = VerifiedTokenCache(verified_ttl, DEFAULT_SIZE, timer)
 
     async def aclose(self) -> None:
         if self._owns_http:
             await self._http.aclose()
 
     async def verify(self, token: str) -> VerifiedToken:
-        cached = self._verified.get(token)
-        if cached is not None:
+        key = self._verified.key(token)
+        cached = self._verified.get(key)
+        if cached is not None and cached.expires_at + self._leeway > self._clock.now():
             return cached
         kid = jose_header(token, self._algorithms)["kid"]
         keys = await self._keys_for(kid)
@@ -102,7 +105,7 @@ class JwksVerifier:
             leeway=self._leeway,
         )
         verified = verified_token(claims)
-        self._verified.put(token, verified)
+        self._verified.put(key, verified, verified.expires_at - self._clock.now())
         return verified
 
     async def _keys_for(self, kid: str) -> KeySet:

@@ -95,9 +95,7 @@ class LocalVerifier:
         self._leeway = leeway
         self._algorithms = tuple(algorithms)
         self._grants = GrantLiveness(grants, grant_ttl, cache_size, timer)
-        self._verified = VerifiedTokenCache(
-            self._clock, leeway=leeway, ttl=verified_ttl, size=cache_size, timer=timer
-        )
+        self._verified = VerifiedTokenCache(verified_ttl, cache_size, timer)
 
     @classmethod
     def for_server(cls, ctx: ServerContext, resource: str | None = None) -> LocalVerifier:
@@ -112,8 +110,9 @@ class LocalVerifier:
         )
 
     async def verify(self, token: str) -> VerifiedToken:
-        verified = self._verified.get(token)
-        if verified is None:
+        key = self._verified.key(token)
+        verified = self._verified.get(key)
+        if verified is None or verified.expires_at + self._leeway <= self._clock.now():
             claims = verify_jwt(
                 token,
                 self._keys.key_set,
@@ -124,7 +123,7 @@ class LocalVerifier:
                 leeway=self._leeway,
             )
             verified = verified_token(claims)
-            self._verified.put(token, verified)
+            self._verified.put(key, verified, verified.expires_at - self._clock.now())
         if verified.grant_id is None:
             raise InvalidToken("the token names no grant")
         if not await self._grants.is_live(verified.grant_id, verified.client_id):

@@ -1,11 +1,12 @@
-"""Signature checks remembered for a short while, so a busy endpoint verifies each token once.
+"""Verified tokens remembered for a short while, so a busy endpoint checks each token once.
 
-An ECDSA check and the JOSE decoding around it cost about as much as everything else the
-protection does per request (``bench/mcp_endpoint``). The cache is keyed by an HMAC of the
-token under a random per-process key (the token itself is never kept), and an entry lives
-at most ``ttl`` seconds and never past the token's ``exp`` (plus the verifier's leeway).
-Only the signature and claim checks are skipped on a hit: revocation is still asked on every
-request by the verifier that can know it.
+Used by all three verifiers: for the JWT ones an ECDSA check and the JOSE decoding around it
+cost about as much as everything else the protection does per request (``bench/mcp_endpoint``);
+for introspection it saves a round trip. Entries are keyed by an HMAC of the token under a
+random per-process key (the token itself is never kept), live at most ``ttl`` seconds and never
+past the lifetime the caller gives (the token's remaining time), and when the cache is full the
+dead entries go first, then the oldest. Callers still check expiry on a hit, against their
+clock, and still ask about revocation where they can know it.
 """
 
 from __future__ import annotations
@@ -13,10 +14,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import time
 from collections.abc import Callable
 
-from ostiary.core.clock import Clock
 from ostiary.resource.tokens import VerifiedToken
 
 DEFAULT_TTL = 60.0
@@ -24,44 +23,36 @@ DEFAULT_SIZE = 10_000
 
 
 class VerifiedTokenCache:
-    """``HMAC(token) -> (verified token, monotonic deadline)``, bounded."""
+    """``HMAC(token) -> (verified token, deadline on timer)``, bounded."""
 
-    def __init__(
-        self,
-        clock: Clock,
-        *,
-        leeway: int,
-        ttl: float = DEFAULT_TTL,
-        size: int = DEFAULT_SIZE,
-        timer: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._clock = clock
-        self._leeway = leeway
-        self._ttl = ttl
-        self._size = size
-        self._timer = timer
+    def __init__(self, ttl: float, size: int, timer: Callable[[], float]) -> None:
+        self._ttl, self._size, self._timer = ttl, size, timer
         self._key = secrets.token_bytes(32)
         self._entries: dict[bytes, tuple[VerifiedToken, float]] = {}
 
-    def _digest(self, token: str) -> bytes:
+    def key(self, token: str) -> bytes:
         return hmac.new(self._key, token.encode(), hashlib.sha256).digest()
 
-    def get(self, token: str) -> VerifiedToken | None:
-        if self._ttl <= 0:
-            return None
-        digest = self._digest(token)
-        entry = self._entries.get(digest)
+    def get(self, key: bytes) -> VerifiedToken | None:
+        entry = self._entries.get(key)
         if entry is None:
             return None
-        verified, deadline = entry
-        if self._timer() >= deadline or verified.expires_at + self._leeway <= self._clock.now():
-            del self._entries[digest]
+        if self._timer() >= entry[1]:
+            del self._entries[key]
             return None
-        return verified
+        return entry[0]
 
-    def put(self, token: str, verified: VerifiedToken) -> None:
-        if self._ttl <= 0:
+    def put(self, key: bytes, verified: VerifiedToken, seconds_left: float) -> None:
+        lifetime = min(self._ttl, seconds_left)
+        if lifetime <= 0 or self._size <= 0:
             return
         if len(self._entries) >= self._size:
-            self._entries.clear()  # rare; a fresh start costs one verification per token
-        self._entries[self._digest(token)] = (verified, self._timer() + self._ttl)
+            now = self._timer()
+            for stale in [k for k, (_, deadline) in self._entries.items() if deadline <= now]:
+                del self._entries[stale]
+            while len(self._entries) >= self._size:
+                del self._entries[next(iter(self._entries))]
+        self._entries[key] = (verified, self._timer() + lifetime)
+
+    def __len__(self) -> int:
+        return len(self._entries)
