@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -12,6 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ostiary.core.config import ServerConfig
 from ostiary.core.errors import InvalidTarget
+from ostiary.core.redirect_uris import is_loopback_host
 from ostiary.core.resources import normalize_resource
 from ostiary.crypto.keys import signing_algorithm
 from ostiary.server.keyring import KeyPolicy
@@ -19,15 +19,6 @@ from ostiary.server.keyring import KeyPolicy
 
 def default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("ostiary", appauthor=False))
-
-
-def is_loopback_host(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 class AuthServerSettings(BaseSettings):

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from ostiary.core.redirect_uris import find_redirect_uri, is_loopback, redirect_uri_matches
+from ostiary.core.redirect_uris import (
+    find_redirect_uri,
+    is_loopback,
+    is_loopback_host,
+    redirect_uri_matches,
+)
 
 LOOPBACK = "http://127.0.0.1:1234/cb"
 
@@ -68,3 +73,21 @@ def test_find_redirect_uri_searches_every_registered_uri() -> None:
     assert find_redirect_uri("http://127.0.0.1:9/cb", registered)
     assert not find_redirect_uri("https://a.example/two", registered)
     assert not find_redirect_uri("https://a.example/one", [])
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("localhost", True),
+        ("127.0.0.1", True),
+        ("127.8.9.10", True),
+        ("[::1]", True),
+        ("::1", True),
+        ("example.com", False),
+        ("10.0.0.1", False),
+        ("localhost.example.com", False),
+        ("", False),
+    ],
+)
+def test_is_loopback_host(host: str, loopback: bool) -> None:
+    assert is_loopback_host(host) is loopback

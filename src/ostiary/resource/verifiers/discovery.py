@@ -9,11 +9,12 @@ local development).
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+
+from ostiary.core.redirect_uris import is_loopback_host
 
 DEFAULT_TIMEOUT = 5.0
 MAX_DOCUMENT_BYTES = 256 * 1024
@@ -21,15 +22,6 @@ MAX_DOCUMENT_BYTES = 256 * 1024
 
 class DiscoveryError(Exception):
     """The authorization server's metadata or keys could not be obtained or trusted."""
-
-
-def is_loopback_host(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def check_url(url: str, *, allow_http_loopback: bool) -> str:
