@@ -38,9 +38,6 @@ class Runner(Protocol):
     async def read(self, fn: Callable[[Connection], T]) -> T:
         """Run ``fn``, which only reads, one statement at a time."""
 
-    async def write_one(self, fn: Callable[[Connection], T]) -> T:
-        """Run ``fn``, which writes with exactly one statement: atomic without a transaction."""
-
     async def first(self, stmt: Executable, params: Mapping[str, Any]) -> Row | None:
         """Run one statement, autocommitted, straight on the driver; its first row or None."""
 
@@ -90,10 +87,6 @@ class AsyncRunner(_PairInTransaction):
     async def read(self, fn: Callable[[Connection], T]) -> T:
         async with self._autocommit.connect() as conn:
             return await conn.run_sync(fn)
-
-    async def write_one(self, fn: Callable[[Connection], T]) -> T:
-        """One statement is its own transaction: no BEGIN and COMMIT round trips."""
-        return await self.read(fn)
 
     async def first(self, stmt: Executable, params: Mapping[str, Any]) -> Row | None:
         return await self._direct.first(stmt, params)
@@ -157,9 +150,6 @@ class ThreadRunner(_PairInTransaction):
 
     async def read(self, fn: Callable[[Connection], T]) -> T:
         return await self._enqueue(fn, None)
-
-    async def write_one(self, fn: Callable[[Connection], T]) -> T:
-        return await self.write(fn)
 
     async def first(self, stmt: Executable, params: Mapping[str, Any]) -> Row | None:
         def one(conn: Connection) -> Row | None:
@@ -232,9 +222,6 @@ class InlineSqliteRunner:
     async def read(self, fn: Callable[[Connection], T]) -> T:
         done, result = self._inline(fn, None)
         return result if done else await self._fallback.read(fn)  # type: ignore[return-value]
-
-    async def write_one(self, fn: Callable[[Connection], T]) -> T:
-        return await self.write(fn)
 
     async def first(self, stmt: Executable, params: Mapping[str, Any]) -> Row | None:
         if self._connection() is not None and self._direct is not None:
