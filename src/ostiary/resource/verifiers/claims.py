@@ -10,14 +10,16 @@ import base64
 import binascii
 import json
 import warnings
-from collections.abc import Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Any
 
 from joserfc.errors import SecurityWarning
 from joserfc.jwk import KeySet
 
+from ostiary.core.clock import Clock
 from ostiary.crypto.jwt import JwtVerificationError, verify_access_token
 from ostiary.resource.tokens import InvalidToken, VerifiedToken
+from ostiary.resource.verifiers.verified_cache import VerifiedTokenCache
 
 # Asymmetric only: never ``none``, never HS* (a public key must not become an HMAC secret).
 # ``EdDSA`` is RFC 9864's deprecated name for Ed25519, still used by other servers.
@@ -130,3 +132,36 @@ def verified_token(claims: dict[str, Any], *, subject_fallback: bool = False) ->
         grant_id=gid if isinstance(gid, str) else None,
         claims=dict(claims),
     )
+
+
+async def verify_jwt_cached(
+    token: str,
+    cache: VerifiedTokenCache,
+    key_set: Callable[[], Awaitable[KeySet]],
+    *,
+    issuer: str,
+    resource: str,
+    clock: Clock,
+    algorithms: Collection[str],
+    leeway: int,
+) -> VerifiedToken:
+    """``verify_jwt`` + ``verified_token``, served from ``cache`` while the token is unexpired.
+
+    ``key_set`` is asked only on a miss (a JWKS verifier may fetch keys then).
+    """
+    key = cache.key(token)
+    cached = cache.get(key)
+    if cached is not None and cached.expires_at + leeway > clock.now():
+        return cached
+    claims = verify_jwt(
+        token,
+        await key_set(),
+        issuer=issuer,
+        resource=resource,
+        now=clock.now(),
+        algorithms=algorithms,
+        leeway=leeway,
+    )
+    verified = verified_token(claims)
+    cache.put(key, verified, verified.expires_at - clock.now())
+    return verified

@@ -25,8 +25,7 @@ from ostiary.resource.verifiers.claims import (
     DEFAULT_LEEWAY,
     asymmetric_key_set,
     jose_header,
-    verified_token,
-    verify_jwt,
+    verify_jwt_cached,
 )
 from ostiary.resource.verifiers.discovery import (
     DiscoveryError,
@@ -89,24 +88,19 @@ class JwksVerifier:
             await self._http.aclose()
 
     async def verify(self, token: str) -> VerifiedToken:
-        key = self._verified.key(token)
-        cached = self._verified.get(key)
-        if cached is not None and cached.expires_at + self._leeway > self._clock.now():
-            return cached
-        kid = jose_header(token, self._algorithms)["kid"]
-        keys = await self._keys_for(kid)
-        claims = verify_jwt(
+        async def keys() -> KeySet:
+            return await self._keys_for(jose_header(token, self._algorithms)["kid"])
+
+        return await verify_jwt_cached(
             token,
+            self._verified,
             keys,
             issuer=self.issuer,
             resource=self.resource,
-            now=self._clock.now(),
+            clock=self._clock,
             algorithms=self._algorithms,
             leeway=self._leeway,
         )
-        verified = verified_token(claims)
-        self._verified.put(key, verified, verified.expires_at - self._clock.now())
-        return verified
 
     async def _keys_for(self, kid: str) -> KeySet:
         async with self._lock:

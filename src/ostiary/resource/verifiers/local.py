@@ -24,8 +24,7 @@ from ostiary.resource.tokens import InvalidToken, VerifiedToken
 from ostiary.resource.verifiers.claims import (
     DEFAULT_ALGORITHMS,
     DEFAULT_LEEWAY,
-    verified_token,
-    verify_jwt,
+    verify_jwt_cached,
 )
 from ostiary.resource.verifiers.verified_cache import DEFAULT_TTL, VerifiedTokenCache
 from ostiary.server.context import ServerContext
@@ -109,21 +108,20 @@ class LocalVerifier:
             clock=ctx.deps.clock,
         )
 
+    async def _published(self) -> KeySet:
+        return self._keys.key_set
+
     async def verify(self, token: str) -> VerifiedToken:
-        key = self._verified.key(token)
-        verified = self._verified.get(key)
-        if verified is None or verified.expires_at + self._leeway <= self._clock.now():
-            claims = verify_jwt(
-                token,
-                self._keys.key_set,
-                issuer=self.issuer,
-                resource=self.resource,
-                now=self._clock.now(),
-                algorithms=self._algorithms,
-                leeway=self._leeway,
-            )
-            verified = verified_token(claims)
-            self._verified.put(key, verified, verified.expires_at - self._clock.now())
+        verified = await verify_jwt_cached(
+            token,
+            self._verified,
+            self._published,
+            issuer=self.issuer,
+            resource=self.resource,
+            clock=self._clock,
+            algorithms=self._algorithms,
+            leeway=self._leeway,
+        )
         if verified.grant_id is None:
             raise InvalidToken("the token names no grant")
         if not await self._grants.is_live(verified.grant_id, verified.client_id):
