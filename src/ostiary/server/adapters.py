@@ -62,16 +62,28 @@ def unexpected_error_response(exc: Exception) -> Response:
     return oauth_error_response(ServerError())
 
 
-async def read_form(request: Request) -> dict[str, list[str]]:
-    """Parse an ``application/x-www-form-urlencoded`` body of bounded size."""
-    content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if content_type != FORM_TYPE:
-        raise InvalidRequest(f"the request body must be {FORM_TYPE}")
-    body = b""
+def media_type(request: Request) -> str:
+    """The Content-Type without parameters, lowercased."""
+    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+async def bounded_body(request: Request, limit: int) -> bytes | None:
+    """The whole body, or None as soon as it passes ``limit`` bytes."""
+    body = bytearray()
     async for chunk in request.stream():
         body += chunk
-        if len(body) > MAX_FORM_BYTES:
-            raise InvalidRequest("the request body is too large")
+        if len(body) > limit:
+            return None
+    return bytes(body)
+
+
+async def read_form(request: Request) -> dict[str, list[str]]:
+    """Parse an ``application/x-www-form-urlencoded`` body of bounded size."""
+    if media_type(request) != FORM_TYPE:
+        raise InvalidRequest(f"the request body must be {FORM_TYPE}")
+    body = await bounded_body(request, MAX_FORM_BYTES)
+    if body is None:
+        raise InvalidRequest("the request body is too large")
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
@@ -85,22 +97,15 @@ async def read_json(request: Request) -> object:
     RFC 7591 §3.2.2 answers every unusable registration request with 400 and one of its error
     codes, so an oversized body gets that too rather than a bare 413.
     """
-    content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if content_type != JSON_TYPE:
+    if media_type(request) != JSON_TYPE:
         raise InvalidClientMetadata(f"the request body must be {JSON_TYPE}")
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_JSON_BYTES:
-            raise InvalidClientMetadata(f"the request body exceeds {MAX_JSON_BYTES} bytes")
+    body = await bounded_body(request, MAX_JSON_BYTES)
+    if body is None:
+        raise InvalidClientMetadata(f"the request body exceeds {MAX_JSON_BYTES} bytes")
     try:
         return json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise InvalidClientMetadata("the request body is not valid JSON") from None
-
-
-def query_params(request: Request) -> dict[str, list[str]]:
-    return parse_qs(request.url.query, keep_blank_values=True)
 
 
 def basic_credentials(request: Request) -> tuple[str, str] | None:
