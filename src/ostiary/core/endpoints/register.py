@@ -10,6 +10,11 @@ redirect URI (``invalid_redirect_uri``):
 * ``grant_types`` defaults to ``authorization_code`` (so no refresh tokens); ``refresh_token``
   only beside ``authorization_code``; ``client_credentials`` only for confidential clients.
   ``response_types`` is ``code`` exactly when ``authorization_code`` is a grant type.
+* ``scope`` is checked against the supported scopes, but it bounds only ``client_credentials``
+  tokens, which no person approves. A client that signs people in registers for every scope
+  (RFC 7591 §3.2.1 lets the server substitute the value, and the answer says so): MCP clients
+  register at their first 401 with the baseline scope the challenge named, and must still be
+  able to step up on a later 403; the person's consent is what limits their grants.
 * Lengths are bounded (the ``MAX_*`` constants); metadata this server does not know is ignored
   (RFC 7591 §2), and a ``null`` value counts as omitted.
 """
@@ -58,6 +63,7 @@ class RegistrationResponse:
     client: Client
     client_secret: str | None = None
     named: bool = True  # False when the client sent no client_name
+    supported_scopes: tuple[str, ...] = ()  # the answer's ``scope`` when the client has no bound
 
     def to_json(self) -> dict[str, Any]:
         client = self.client
@@ -74,6 +80,8 @@ class RegistrationResponse:
             body["client_name"] = client.client_name
         if client.scope is not None:
             body["scope"] = format_scope(client.scope)
+        elif self.supported_scopes:
+            body["scope"] = format_scope(self.supported_scopes)
         if self.client_secret is not None:
             body["client_secret"] = self.client_secret
             body["client_secret_expires_at"] = client.client_secret_expires_at
@@ -112,6 +120,8 @@ async def _register(metadata: object, deps: Deps) -> RegistrationResponse:
     jwks, jwks_uri = client_keys(metadata, method)
     name = text(metadata, "client_name", MAX_NAME_LENGTH)
     scope = client_scope(metadata, deps.config.scopes_supported)
+    if GrantType.CLIENT_CREDENTIALS not in grants:
+        scope = None  # see the module docstring: consent bounds what a person grants
     extra = extra_metadata(metadata)
 
     now = deps.clock.now()
@@ -134,7 +144,8 @@ async def _register(metadata: object, deps: Deps) -> RegistrationResponse:
         extra_metadata=extra,
     )
     await deps.storage.save_client(client)
-    return RegistrationResponse(client, secret, named=name is not None)
+    supported = deps.config.scopes_supported
+    return RegistrationResponse(client, secret, name is not None, supported)
 
 
 # -- field readers: each returns the checked value or raises -------------------------------

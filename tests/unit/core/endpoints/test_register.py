@@ -16,6 +16,7 @@ from ostiary.core.deps import Deps
 from ostiary.core.endpoints.register import RegistrationResponse, register_client
 from ostiary.core.models import ApplicationType, AuthMethod, GrantType
 from ostiary.core.registration import InvalidClientMetadata, InvalidRedirectUri
+from ostiary.core.scopes import format_scope
 from ostiary.crypto.tokens import TokenHasher
 from ostiary.storage.memory import MemoryStorage
 
@@ -336,6 +337,7 @@ async def test_public_native_client(
         "grant_types": ["authorization_code", "refresh_token"],
         "response_types": ["code"],
         "application_type": "native",  # omitted, every redirect URI loopback
+        "scope": format_scope(reg_deps.config.scopes_supported),
     }
     stored = storage.clients[client_id]
     assert stored.dynamic is True
@@ -451,12 +453,33 @@ async def test_extra_metadata_is_stored_and_echoed_and_unknown_fields_ignored(
 
     body = result.to_json()
     assert {k: body[k] for k in extra} == extra
-    assert body["scope"] == "tools:read prompts:read"
     assert "frobnicate" not in body
     assert body["client_id"] != "https://chosen.example"
     assert "client_secret" not in body
     stored = storage.clients[body["client_id"]]
     assert stored.extra_metadata == extra
+
+
+async def test_a_client_that_signs_people_in_is_not_bound_to_its_first_scope(
+    reg_deps: Deps, storage: MemoryStorage
+) -> None:
+    """MCP clients register with the 401's baseline scope and must step up later."""
+    body = (await register_client(public(scope="tools:read"), reg_deps)).to_json()
+    assert body["scope"] == format_scope(reg_deps.config.scopes_supported)  # substituted
+    assert storage.clients[body["client_id"]].scope is None
+
+
+async def test_a_client_credentials_client_is_bound_to_its_scope(
+    reg_deps: Deps, storage: MemoryStorage
+) -> None:
+    metadata = {
+        "token_endpoint_auth_method": "client_secret_post",
+        "grant_types": ["client_credentials"],
+        "scope": "tools:read prompts:read",
+    }
+    body = (await register_client(metadata, reg_deps)).to_json()
+    assert body["scope"] == "tools:read prompts:read"
+    stored = storage.clients[body["client_id"]]
     assert stored.scope == frozenset({"tools:read", "prompts:read"})
 
 
@@ -466,7 +489,7 @@ async def test_duplicates_collapse_and_null_means_omitted(
     metadata = public(redirect_uris=[LOOPBACK, LOOPBACK], scope=None, logo_uri=None)
     body = (await register_client(metadata, reg_deps)).to_json()
     assert body["redirect_uris"] == [LOOPBACK]
-    assert "scope" not in body
+    assert body["scope"] == format_scope(reg_deps.config.scopes_supported)
     assert storage.clients[body["client_id"]].scope is None
 
 
