@@ -243,7 +243,7 @@ def hello(name: str) -> str:
 """
 POLICY = """
 [tools]
-hello = ["resources:write"]
+hello = ["greetings:send"]
 """
 
 
@@ -274,4 +274,21 @@ def test_serve_runs_the_operators_app_under_the_operators_policy(
         assert answer.status_code == 403
         challenge = answer.headers["www-authenticate"]
         assert 'error="insufficient_scope"' in challenge
-        assert 'scope="tools:execute resources:write"' in challenge
+        assert 'scope="tools:execute greetings:send"' in challenge
+        # the policy's own scope is one the co-located authorization server offers and grants
+        metadata = httpx.get(f"{server.issuer}/.well-known/oauth-authorization-server").json()
+        assert "greetings:send" in metadata["scopes_supported"]
+        wider = sign_in(server, callback, scope="tools:execute greetings:send")
+
+        async def greeted() -> Any:
+            async with (
+                bearer(wider["access_token"]) as http,
+                streamable_http_client(url, http_client=http) as (read, write),
+                ClientSession(read, write) as session,
+            ):
+                await session.initialize()
+                return await session.call_tool("hello", {"name": "x"})
+
+        result = asyncio.run(greeted())
+        assert result.is_error is False
+        assert result.structured_content == {"result": "hello x"}

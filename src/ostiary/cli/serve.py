@@ -163,8 +163,9 @@ def protect(
     )
 
 
-def same_origin(ctx: ServerContext, settings: AuthServerSettings, options: McpOptions) -> ASGIApp:
-    app, policy = mcp_app(options)
+def same_origin(
+    ctx: ServerContext, settings: AuthServerSettings, app: ASGIApp, policy: ScopePolicy
+) -> ASGIApp:
     resource = settings.resources[0]
     verifier = LocalVerifier.for_server(ctx, resource)
     return SameOrigin(protect(app, policy, verifier, resource, settings.issuer), create_app(ctx))
@@ -174,12 +175,13 @@ async def serve_forever(settings: AuthServerSettings, options: McpOptions) -> No
     if options.trust_issuer is not None:
         await serve_resource_only(settings, options, options.trust_issuer)
         return
+    app, policy = mcp_app(options)
     keys = server_keys(settings)
     sock = listen(settings.host, settings.port)
     async with opened_storage(settings) as storage:
         password = await first_start(storage)
         ctx = await build_context(
-            settings.server_config(),
+            settings.server_config(policy.scopes_supported),
             storage,
             keys,
             templates_dir=settings.templates,
@@ -188,7 +190,7 @@ async def serve_forever(settings: AuthServerSettings, options: McpOptions) -> No
         )
         if settings.allow_loopback_metadata:
             log.warning("allow_loopback_metadata is on: SSRF protection for loopback is off")
-        config = uvicorn_config(same_origin(ctx, settings, options), settings)
+        config = uvicorn_config(same_origin(ctx, settings, app, policy), settings)
         click.echo(banner(settings, password))
         sys.stdout.flush()
         await uvicorn.Server(config).serve(sockets=[sock])

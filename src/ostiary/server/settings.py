@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -13,6 +14,7 @@ from ostiary.core.config import ServerConfig
 from ostiary.core.errors import InvalidTarget
 from ostiary.core.redirect_uris import is_loopback_host
 from ostiary.core.resources import normalize_resource
+from ostiary.core.scopes import SUPPORTED_SCOPES, format_scope
 from ostiary.crypto.keys import signing_algorithm
 from ostiary.server.keyring import KeyPolicy
 
@@ -116,9 +118,11 @@ class AuthServerSettings(BaseSettings):
             alg=self.signing_alg,
         )
 
-    def server_config(self) -> ServerConfig:
+    def server_config(self, policy_scopes: Iterable[str] = ()) -> ServerConfig:
+        """The core's configuration; ``policy_scopes`` (the ``/mcp`` policy's) are offered too."""
         return ServerConfig(
             issuer=self.issuer,
+            scopes_supported=tuple(format_scope({*SUPPORTED_SCOPES, *policy_scopes}).split()),
             resources=self.resources,
             access_token_ttl=self.access_token_ttl,
             refresh_token_ttl=self.refresh_token_ttl,
