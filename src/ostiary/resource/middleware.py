@@ -3,7 +3,8 @@
 For every HTTP request it, in order:
 
 1. serves the protected-resource metadata documents itself (``metadata.py``; public, CORS ``*``);
-2. refuses a present ``Origin`` that is not allowed (DNS rebinding, REQ-RS-16) with 403;
+2. refuses a present ``Origin`` that is not allowed (DNS rebinding, REQ-RS-16) with 403, and
+   on loopback (or with ``allowed_hosts``) a ``Host`` that is not this server's (``origins.py``);
 3. lets CORS preflights through (they cannot carry credentials);
 4. reads a POST body (at most ``max_body`` bytes, else 413) and re-feeds it to the app;
 5. finds the bearer token (``credentials.py``; 400 for query, form or doubled credentials);
@@ -29,6 +30,7 @@ from ostiary.resource.challenges import Refusal
 from ostiary.resource.credentials import bearer_token
 from ostiary.resource.jsonrpc import MalformedRequest, Operation, check_headers, read_operations
 from ostiary.resource.metadata import ProtectedResource
+from ostiary.resource.origins import allowed_host_set, host_allowed, normalize_origin
 from ostiary.resource.policy import ScopePolicy
 from ostiary.resource.sessions import DEFAULT_LIMIT, SessionOwners
 from ostiary.resource.tokens import InvalidToken, TokenVerifier, VerifiedToken
@@ -114,6 +116,7 @@ class ProtectedMCP:
         policy: ScopePolicy | None = None,
         resource_name: str = "MCP server",
         allowed_origins: Iterable[str] | None = None,
+        allowed_hosts: Iterable[str] | None = None,
         max_body: int = MAX_BODY,
         max_sessions: int = DEFAULT_LIMIT,
     ) -> None:
@@ -125,7 +128,8 @@ class ProtectedMCP:
         )
         self.documents = self.resource.documents()
         origins = (self.resource.origin,) if allowed_origins is None else allowed_origins
-        self.allowed_origins = frozenset(o.lower().rstrip("/") for o in origins)
+        self.allowed_origins = frozenset(normalize_origin(o) for o in origins)
+        self.allowed_hosts = allowed_host_set(resource, allowed_hosts)
         self.max_body = max_body
         self.sessions = SessionOwners(max_sessions)
 
@@ -140,9 +144,9 @@ class ProtectedMCP:
         if request.path in self.documents:
             await self._serve_metadata(request, send)
             return
-        origin = request.header("origin")
-        if origin is not None and origin.lower().rstrip("/") not in self.allowed_origins:
-            await refuse(send, challenges.forbidden("origin not allowed"))
+        untrusted = self._untrusted(request)
+        if untrusted is not None:
+            await refuse(send, untrusted)
             return
         if request.method == "OPTIONS" and request.header("access-control-request-method"):
             await self.app(scope, receive, send)
@@ -151,6 +155,15 @@ class ProtectedMCP:
             await self._protect(scope, request, receive, send)
         except ClientGone:
             return
+
+    def _untrusted(self, request: _Request) -> Refusal | None:
+        """A 403 for a foreign ``Origin`` or ``Host`` (DNS rebinding), before any token."""
+        origin = request.header("origin")
+        if origin is not None and normalize_origin(origin) not in self.allowed_origins:
+            return challenges.forbidden("origin not allowed")
+        if not host_allowed(request.header("host"), self.allowed_hosts):
+            return challenges.forbidden("host not allowed")
+        return None
 
     async def _serve_metadata(self, request: _Request, send: Send) -> None:
         if request.method == "OPTIONS":

@@ -10,7 +10,7 @@ from starlette.types import Message, Receive, Scope, Send
 from ostiary.resource import caller
 from ostiary.resource.middleware import ProtectedMCP
 
-from .mcp_app import ISSUER, RESOURCE, TOKENS, TableVerifier, bearer, protected, rpc
+from .mcp_app import ISSUER, RESOURCE, TOKENS, TableVerifier, bearer, mcp_app, protected, rpc
 
 PING = json.dumps(rpc("ping"))
 
@@ -157,3 +157,79 @@ async def test_client_disconnect_while_reading_the_body_sends_nothing() -> None:
     scope = {"type": "http", "method": "POST", "path": "/mcp", "headers": [], "query_string": b""}
     await middleware(scope, receive, send)
     assert sent == []
+
+
+LOOPBACK_RESOURCE = "http://127.0.0.1:8321/mcp"
+
+
+async def post_with_host(host: str | None, token: str | None, **options: object) -> int:
+    """POST ``ping`` to a loopback resource with an explicit ``Host`` (None: none at all)."""
+    middleware = ProtectedMCP(
+        mcp_app(),
+        verifier=TableVerifier(TOKENS),
+        resource=str(options.pop("resource", LOOPBACK_RESOURCE)),
+        authorization_servers=[ISSUER],
+        **options,  # type: ignore[arg-type]
+    )
+    headers = [(b"content-type", b"application/json")]
+    if host is not None:
+        headers.append((b"host", host.encode()))
+    if token is not None:
+        headers.append((b"authorization", f"Bearer {token}".encode()))
+    sent: list[Message] = []
+    body = PING.encode()
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope: Scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/mcp",
+        "raw_path": b"/mcp",
+        "query_string": b"",
+        "headers": headers,
+        "scheme": "http",
+        "server": ("127.0.0.1", 8321),
+        "client": ("127.0.0.1", 50000),
+        "root_path": "",
+        "http_version": "1.1",
+    }
+    await middleware(scope, receive, send)
+    status: int = sent[0]["status"]
+    return status
+
+
+@pytest.mark.parametrize(
+    ("host", "token", "status"),
+    [
+        ("127.0.0.1:8321", "empty", 200),
+        ("localhost:8321", "empty", 200),
+        ("[::1]:8321", "empty", 200),
+        ("LOCALHOST:8321", "empty", 200),
+        ("127.0.0.1:8321", None, 401),  # the Host is fine; the token is missing
+        ("evil.example.com", "empty", 403),  # a rebinding page, even holding a good token
+        ("evil.example.com", None, 403),  # refused before any token is looked at
+        ("evil.example.com:8321", None, 403),
+        ("127.0.0.1:9999", "empty", 403),
+        ("127.0.0.1", "empty", 403),  # port 80 is not this server's
+        (None, "empty", 403),
+    ],
+)
+async def test_a_loopback_resource_answers_only_its_loopback_host(
+    host: str | None, token: str | None, status: int
+) -> None:
+    assert await post_with_host(host, token) == status
+
+
+async def test_a_public_resource_checks_host_only_when_configured() -> None:
+    public = {"resource": RESOURCE}
+    assert await post_with_host("evil.example.com", "empty", **public) == 200
+    hosts = {"allowed_hosts": ["mcp.example"]}
+    assert await post_with_host("evil.example.com", "empty", **public, **hosts) == 403
+    assert await post_with_host("MCP.example", "empty", **public, **hosts) == 200
+    anything = {"allowed_hosts": ["*"]}
+    assert await post_with_host("evil.example.com", "empty", **anything) == 200
