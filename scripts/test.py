@@ -1,7 +1,8 @@
 """The whole test suite: lint, types, import layers, then pytest (unit to end-to-end).
 
-Run through ``python3 run.py test``. Required parts (PostgreSQL, Debian's chromium) are
-checked first; a missing one stops the run with a clear message instead of skipping tests.
+Run through ``python3 run.py test``. Required parts (PostgreSQL, Debian's chromium, npm for
+the Node.js programs the end-to-end tests install) are checked first; a missing one stops the
+run with a clear message instead of skipping tests.
 Extra arguments go to pytest.
 """
 
@@ -28,19 +29,29 @@ def step(title: str, args: list[str]) -> None:
         sys.exit(f"FAILED: {title} (exit {code})")
 
 
-def ensure_chromium() -> None:
-    """Install Debian's chromium when missing and allowed (root with apt-get), else stop."""
-    if Path(CHROMIUM).exists():
-        return
+def apt_install(package: str) -> None:
+    """Install a Debian package when allowed (root with apt-get); the caller checks after."""
     if shutil.which("apt-get") and os.geteuid() == 0:
-        print("== installing Debian's chromium", flush=True)
+        print(f"== installing Debian's {package}", flush=True)
         subprocess.run(["apt-get", "update", "-qq"], check=True)
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], check=True, env=env)
+        subprocess.run(["apt-get", "install", "-y", "-qq", package], check=True, env=env)
+
+
+def ensure_chromium() -> None:
+    if not Path(CHROMIUM).exists():
+        apt_install("chromium")
     if not Path(CHROMIUM).exists():
         sys.exit(
             f"MISSING: chromium at {CHROMIUM} (apt-get install chromium, or set OSTIARY_CHROMIUM)"
         )
+
+
+def ensure_npm() -> None:
+    if shutil.which("npm") is None:
+        apt_install("npm")
+    if shutil.which("npm") is None:
+        sys.exit("MISSING: npm (apt-get install npm), needed to install the Node.js test tools")
 
 
 def ensure_postgres() -> None:
@@ -56,6 +67,7 @@ def ensure_postgres() -> None:
 def main() -> None:
     ensure_postgres()
     ensure_chromium()
+    ensure_npm()
     step("ruff", [str(BIN / "ruff"), "check", "."])
     step("ruff format", [str(BIN / "ruff"), "format", "--check", "."])
     step("mypy --strict", [str(BIN / "mypy")])
