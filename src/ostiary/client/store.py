@@ -12,9 +12,11 @@ refreshes) and the others use its result.
 
 from __future__ import annotations
 
+import os
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
+from ostiary.client.errors import StorageError
 from ostiary.client.models import ClientRegistration, Session
 
 
@@ -34,3 +36,30 @@ class CredentialStore(Protocol):
     def sessions(self) -> list[Session]: ...
 
     def lock(self, name: str) -> AbstractAsyncContextManager[None]: ...
+
+
+STORE_ENV = "OSTIARY_CLIENT_STORE"
+
+
+def default_store() -> CredentialStore:
+    """``$OSTIARY_CLIENT_STORE`` (``file`` or ``keyring``) if set; else the keyring if usable.
+
+    Forcing ``keyring`` when no real keyring backend is configured is a ``StorageError``, not a
+    silent fallback to files.
+    """
+    from ostiary.client.file_store import FileStore
+    from ostiary.client.keyring_store import KeyringStore, keyring_available
+
+    choice = os.environ.get(STORE_ENV, "").strip().lower()
+    if choice == "file":
+        return FileStore()
+    if choice == "keyring":
+        if not keyring_available():
+            raise StorageError(
+                f"{STORE_ENV}=keyring, but no usable system keyring is configured "
+                f"(install and unlock one, or set {STORE_ENV}=file)"
+            )
+        return KeyringStore()
+    if choice:
+        raise StorageError(f"{STORE_ENV} must be 'file' or 'keyring', not {choice!r}")
+    return KeyringStore() if keyring_available() else FileStore()
