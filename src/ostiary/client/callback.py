@@ -68,8 +68,25 @@ def _parse_head(head: bytes) -> tuple[str, str, str]:
     parts = line.split(" ")
     if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
         raise _Rejected(400, "Bad request", "This is not an HTTP/1.x request.")
-    target = urlsplit(parts[1])
+    try:
+        target = urlsplit(parts[1])
+    except ValueError:
+        raise _Rejected(400, "Bad request", "The request target is not a URL.") from None
     return parts[0], target.path, target.query
+
+
+async def _linger(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Half-close, then drop what the client still sends (briefly) before closing.
+
+    Closing with unread input makes the kernel send a reset, which can destroy the answer
+    before the client reads it (e.g. the 431 for an oversized head).
+    """
+    if writer.can_write_eof():
+        writer.write_eof()
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(0.5):
+            while await reader.read(MAX_HEAD):
+                pass
 
 
 class LoopbackCallback:
@@ -162,6 +179,7 @@ class LoopbackCallback:
             answer = await self._answer_for(reader)
             writer.write(answer)
             await asyncio.wait_for(writer.drain(), self._read_timeout)
+            await _linger(reader, writer)
         except (OSError, TimeoutError):
             pass  # the browser went away; nothing to tell it
         finally:
@@ -177,7 +195,7 @@ class LoopbackCallback:
             return self._route(*_parse_head(head))
         except _Rejected as rejected:
             return rejected.answer
-        except (asyncio.LimitOverrunError, ValueError):
+        except asyncio.LimitOverrunError:
             return _response(431, "Request too large", "The request head is over 8 KB.")
         except TimeoutError:
             return _response(408, "Request timeout", "The request took too long to arrive.")

@@ -142,6 +142,10 @@ async def test_verify_hides_error_text_after_an_iss_mismatch() -> None:
         pytest.param(b"GARBAGE\r\n\r\n", b"400", id="garbage"),
         pytest.param(b"GET /callback?a=1&a=2 HTTP/1.1\r\n\r\n", b"400", id="repeated-param"),
         pytest.param(b"GET /callback HTTP/1.1\r\nHost: x\r\n", b"400", id="cut-short"),
+        pytest.param(b"GET http://[::1/callback HTTP/1.1\r\n\r\n", b"400", id="bad-target"),
+        pytest.param(
+            b"GET /callback HTTP/1.1\r\n" + b"X: y\r\n" * 1500 + b"\r\n", b"431", id="many-headers"
+        ),
         pytest.param(
             b"GET /callback?x=" + b"a" * 9000 + b" HTTP/1.1\r\n\r\n", b"431", id="oversized"
         ),
