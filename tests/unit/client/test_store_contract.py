@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
+from dataclasses import MISSING, fields, is_dataclass
 from pathlib import Path
 
 import pytest
@@ -101,6 +102,26 @@ def minimal_session(resource: str = OTHER_RESOURCE) -> Session:
         token_endpoint=f"{OTHER_ISSUER}/token",
     )
     return Session(resource=resource, issuer=OTHER_ISSUER, server=server)
+
+
+def unset_fields(record: object) -> list[str]:
+    """Fields of ``record`` (and of its nested records) still at their default value."""
+    unset = []
+    for each in fields(record):  # type: ignore[arg-type]
+        value = getattr(record, each.name)
+        if is_dataclass(value):
+            unset += [f"{each.name}.{name}" for name in unset_fields(value)]
+        elif value == each.default or (
+            each.default_factory is not MISSING and value == each.default_factory()
+        ):
+            unset.append(each.name)
+    return unset
+
+
+def test_the_round_trip_samples_set_every_field() -> None:
+    """A field added to the models later must be added to the samples, or this fails."""
+    assert unset_fields(full_registration()) == []
+    assert unset_fields(full_session()) == []
 
 
 def test_client_round_trip_keeps_every_field(store: CredentialStore) -> None:
