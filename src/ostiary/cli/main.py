@@ -19,6 +19,14 @@ class LazyGroup(click.Group):
         "user": ("ostiary.cli.users", "user_group"),
         "client": ("ostiary.cli.clients", "client_group"),
         "key": ("ostiary.cli.keys", "key_group"),
+        "login": ("ostiary.cli.sessions", "login"),
+        "logout": ("ostiary.cli.sessions", "logout"),
+        "status": ("ostiary.cli.sessions", "status"),
+        "token": ("ostiary.cli.sessions", "token"),
+        "tools": ("ostiary.cli.mcp_calls", "tools"),
+        "call": ("ostiary.cli.mcp_calls", "call"),
+        "doctor": ("ostiary.cli.doctor", "doctor"),
+        "bridge": ("ostiary.cli.bridge", "bridge"),
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:

@@ -4,6 +4,9 @@ Frozen dataclasses with ``to_json``/``from_json`` for storage. Times are absolut
 (``expires_at``), never the relative ``expires_in`` a token response carries, so a stored token
 means the same after a restart.
 
+Secrets (client secrets, private keys, tokens) are left out of every ``repr``, so a log line
+or a traceback never shows one.
+
 Records are keyed the way REQ-CL-10 and REQ-CL-19 demand:
 
 * a ``ClientRegistration`` belongs to one authorization server (its ``issuer``) and is never
@@ -124,10 +127,10 @@ class ClientRegistration:
     issuer: str
     source: RegistrationSource
     token_endpoint_auth_method: str = "none"
-    client_secret: str | None = None
+    client_secret: str | None = field(default=None, repr=False)
     redirect_uris: tuple[str, ...] = ()
     registered_at: int = 0
-    private_key_pem: str | None = None
+    private_key_pem: str | None = field(default=None, repr=False)
     signing_alg: str | None = None
 
     def to_json(self) -> dict[str, Any]:
@@ -144,10 +147,10 @@ class ClientRegistration:
 class TokenSet:
     """Tokens from one token response; ``expires_at`` absolute (None: the server did not say)."""
 
-    access_token: str
+    access_token: str = field(repr=False)
     token_type: str = "Bearer"
     expires_at: float | None = None
-    refresh_token: str | None = None
+    refresh_token: str | None = field(default=None, repr=False)
     scope: str | None = None
     obtained_at: float = 0.0
 
