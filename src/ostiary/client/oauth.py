@@ -36,6 +36,7 @@ from ostiary.client.authorization import PendingAuthorization, check_callback, n
 from ostiary.client.browser import Opener, check_authorization_url
 from ostiary.client.callback import LoopbackCallback, read_pasted_redirect
 from ostiary.client.challenges import bearer_challenge
+from ostiary.client.enterprise import IdentityAssertion, enterprise_tokens
 from ostiary.client.errors import AuthorizationError, StepUpLimit, TokenError
 from ostiary.client.models import Challenge, ClientRegistration, ServerMetadata, Session, TokenSet
 from ostiary.client.registration import ClientProfile, obtain_registration
@@ -50,7 +51,8 @@ class ClientOptions:
     """How the client behaves; the defaults suit a person at a desktop.
 
     ``machine``: obtain tokens with ``client_credentials`` (pre-registered credentials, no
-    person, no browser) instead of the authorization-code flow.
+    person, no browser) instead of the authorization-code flow; ``identity``: with an
+    enterprise identity provider's ID token (``enterprise.py``).
     """
 
     refresh_skew: float = 60.0
@@ -61,6 +63,7 @@ class ClientOptions:
     machine: bool = False
     scope: str | None = None  # ask for exactly this, whatever the server suggests
     paste: bool = False  # also accept the final address pasted on stdin (--no-browser)
+    identity: IdentityAssertion | None = None  # SEP-990: an ID token instead of a browser
 
 
 class OAuthClient:
@@ -247,7 +250,18 @@ class OAuthClient:
         )
         if scope is None and self.options.scope is None:
             scope = discovery.select_scope(challenge, protected, server)
-        if self.options.machine:
+        if self.options.identity is not None:
+            registration = await self._registration(server, ())
+            tokens = await enterprise_tokens(
+                http,
+                server,
+                registration,
+                self.options.identity,
+                resource=self.resource,
+                scope=scope,
+                now=int(self._clock()),
+            )
+        elif self.options.machine:
             registration = await self._registration(server, ())
             tokens = await token_requests.client_credentials(
                 http,
