@@ -113,8 +113,10 @@ class OAuthClient:
         async with self.store.lock(self.resource):
             session = self.store.get_session(self.resource)
             if session is not None and session.tokens is not None:
-                if sent is not None and session.tokens.access_token != sent:
-                    return session.tokens.access_token  # another process already renewed it
+                if session.tokens.access_token != sent and not self._expiring(session.tokens):
+                    return (
+                        session.tokens.access_token
+                    )  # renewed meanwhile (another task or process)
                 if sent is not None and session.tokens.refresh_token is not None:
                     refreshed = await self._try_refresh(session)
                     if refreshed is not None:
