@@ -104,3 +104,28 @@ def test_authorization_server_scenarios_pass_with_dynamic_registration(tmp_path:
     assert f"registered client {client_id} by DCR" in report
     assert (name, kind) == ("mcp-conformance", "public, dynamic")
     assert redirects == f"http://127.0.0.1:{callback_port}/callback"
+
+
+CLIENT_SCENARIOS = 22
+
+
+@pytest.mark.conformance
+@pytest.mark.timeout(900)
+def test_client_scenarios_pass(tmp_path: Path) -> None:
+    """All client scenarios of the suite, with ``ostiary call URL test-tool`` as the client."""
+    command = f"{sys.executable} {ROOT / 'scripts/conformance_client.py'}"
+    env = {**os.environ, "CONFORMANCE_RESULTS": str(tmp_path / "results")}
+    for name in ("CONFORMANCE_SCENARIOS", "CONFORMANCE_ONLY", "CONFORMANCE_SKIP"):
+        env.pop(name, None)
+    result = subprocess.run(
+        ["bash", str(conformance_script()), "client", command],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=840,
+    )
+    report = result.stdout + result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert lines[-1] == f"{CLIENT_SCENARIOS} passed, 0 failed", report
+    assert sum(line.startswith("PASS auth/") for line in lines) == CLIENT_SCENARIOS, report
+    assert result.returncode == 0, report
