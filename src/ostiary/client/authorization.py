@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import ipaddress
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from ostiary.client.errors import AuthorizationError
 from ostiary.client.models import ServerMetadata
+from ostiary.core.redirect_uris import is_loopback_host
 
 TokenBytes = Callable[[int], bytes]
 
@@ -61,18 +61,6 @@ def _b64url(raw: bytes) -> str:
 def code_challenge(verifier: str) -> str:
     """BASE64URL-NOPAD(SHA256(ASCII(code_verifier))), RFC 7636 §4.2."""
     return _b64url(hashlib.sha256(verifier.encode("ascii")).digest())
-
-
-def is_loopback_host(host: str | None) -> bool:
-    """``localhost``, or an IP literal in 127.0.0.0/8 or ``::1`` (RFC 8252 §7.3)."""
-    if not host:
-        return False
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def check_redirect_uri(redirect_uri: str) -> None:

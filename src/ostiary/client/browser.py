@@ -15,8 +15,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from ostiary.client.authorization import is_loopback_host
 from ostiary.client.errors import AuthorizationError
+from ostiary.core.redirect_uris import is_loopback_host
 
 
 def _refuse(url: str, why: str) -> AuthorizationError:

@@ -13,7 +13,6 @@ the endpoints are guessed (``/authorize``, ``/token``, ``/register``).
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Any
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
@@ -21,6 +20,7 @@ import httpx
 
 from ostiary.client.errors import DiscoveryError
 from ostiary.client.models import Challenge, ResourceMetadata, ServerMetadata
+from ostiary.core.redirect_uris import is_loopback_host
 
 PRM_WELL_KNOWN = "/.well-known/oauth-protected-resource"
 OAUTH_WELL_KNOWN = "/.well-known/oauth-authorization-server"
@@ -70,18 +70,6 @@ def is_absolute_http_url(value: object) -> bool:
         return False
     parts = urlsplit(value)
     return parts.scheme.lower() in _DEFAULT_PORTS and bool(parts.hostname)
-
-
-def is_loopback_host(host: str | None) -> bool:
-    """127.0.0.0/8, ``::1`` or ``localhost``."""
-    if not host:
-        return False
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def is_secure_url(url: str) -> bool:

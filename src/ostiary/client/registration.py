@@ -14,9 +14,9 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from ostiary.client.discovery import is_loopback_host
 from ostiary.client.errors import RegistrationError
 from ostiary.client.models import ClientRegistration, ServerMetadata
+from ostiary.core.redirect_uris import is_loopback_host
 
 _GRANT_TYPES = ["authorization_code", "refresh_token"]
 _EXCERPT = 200

@@ -9,9 +9,11 @@ from urllib.parse import SplitResult, urlsplit
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "[::1]", "localhost"})
 
 
-def is_loopback_host(host: str) -> bool:
+def is_loopback_host(host: str | None) -> bool:
     """``localhost`` or a loopback IP literal (brackets around IPv6 allowed)."""
-    if host == "localhost":
+    if not host:
+        return False
+    if host.lower() == "localhost":
         return True
     try:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
