@@ -36,6 +36,19 @@ def options(context: dict[str, object], folder: Path) -> list[str]:
         path.write_text(key)
         args += ["--client-key-file", str(path)]
         args += ["--client-key-alg", str(context.get("signing_algorithm") or "ES256")]
+    id_token = context.get("idp_id_token")
+    if isinstance(id_token, str):
+        path = folder / "idp.id_token"
+        path.write_text(id_token)
+        args += ["--id-token-file", str(path)]
+        for name in ("idp_token_endpoint", "idp_client_id"):
+            if isinstance(context.get(name), str):
+                args += ["--" + name.replace("_", "-"), str(context[name])]
+    idp_secret = context.get("idp_client_secret")
+    if isinstance(idp_secret, str):
+        path = folder / "idp.secret"
+        path.write_text(idp_secret)
+        args += ["--idp-client-secret-file", str(path)]
     if str(context.get("name", "")).startswith("auth/client-credentials"):
         args.append("--client-credentials")
     return args

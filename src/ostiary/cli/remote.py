@@ -5,6 +5,7 @@ Credentials a person configures (``--client-id`` with ``--client-secret-file``) 
 before any registration; ``--client-metadata-url`` offers a client ID metadata document.
 ``--browser follow`` is for authorization servers that approve without a person (test
 rigs): the URL is fetched and its redirects followed into the loopback listener.
+``--id-token-file`` (SEP-990) trades an enterprise identity provider's ID token for tokens.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import click
 
 from ostiary.cli.errors import CliError
 from ostiary.client.browser import HttpFollower, Opener, PrintOnly, SystemBrowser
+from ostiary.client.enterprise import IdentityAssertion
 from ostiary.client.errors import ClientError
 from ostiary.client.oauth import ClientOptions, OAuthClient
 from ostiary.client.registration import ClientProfile, PreRegistered
@@ -76,6 +78,19 @@ def client_options(func: F) -> F:
             help="No person: client_credentials grant with --client-id.",
         ),
         click.option(
+            "--id-token-file",
+            type=click.Path(path_type=Path, dir_okay=False),
+            help="ID token from the enterprise identity provider: no browser, exchanged there "
+            "for an identity assertion grant (needs --idp-token-endpoint, --idp-client-id).",
+        ),
+        click.option("--idp-token-endpoint", help="Token endpoint of that identity provider."),
+        click.option("--idp-client-id", help="This client's ID at that identity provider."),
+        click.option(
+            "--idp-client-secret-file",
+            type=click.Path(path_type=Path, dir_okay=False),
+            help="File holding this client's secret at that identity provider.",
+        ),
+        click.option(
             "--callback-port", type=click.IntRange(0, 65535), default=0, help="Loopback port."
         ),
     ]
@@ -121,12 +136,32 @@ def build_client(
         machine=bool(given.get("client_credentials")),
         callback_port=int(given.get("callback_port") or 0),
         paste=bool(given.get("no_browser")),
+        identity=_identity(given),
     )
     try:
         chosen = store or default_store()
     except ClientError as exc:
         raise CliError(str(exc)) from None
     return OAuthClient(url, store=chosen, profile=profile, opener=opener, options=options)
+
+
+def _identity(given: dict[str, Any]) -> IdentityAssertion | None:
+    """The enterprise identity provider's ID token and where to exchange it, if given."""
+    id_token = _read(given, "id_token_file")
+    if id_token is None:
+        if any(given.get(name) for name in ("idp_token_endpoint", "idp_client_id")):
+            raise CliError("--idp-token-endpoint and --idp-client-id need --id-token-file")
+        if given.get("idp_client_secret_file") is not None:
+            raise CliError("--idp-client-secret-file needs --id-token-file")
+        return None
+    if not given.get("idp_token_endpoint") or not given.get("idp_client_id"):
+        raise CliError("--id-token-file needs --idp-token-endpoint and --idp-client-id")
+    return IdentityAssertion(
+        idp_token_endpoint=given["idp_token_endpoint"],
+        idp_client_id=given["idp_client_id"],
+        id_token=id_token,
+        idp_client_secret=_read(given, "idp_client_secret_file"),
+    )
 
 
 def _read(given: dict[str, Any], option: str) -> str | None:
