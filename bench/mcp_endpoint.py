@@ -12,11 +12,15 @@ repository root, with the project's venv Python).
    serve``: ``plain``, the official SDK's ``MCPServer`` (stateless streamable HTTP, JSON
    responses) with one ``echo`` tool, and ``protected``, the same app inside ``ProtectedMCP``
    with a ``LocalVerifier`` over that store and key ring.
-3. Per repetition, the load generator (``bench.loadgen``, its own process, raw HTTP/1.1,
+3. Per round, the load generator (``bench.loadgen``, its own process, raw HTTP/1.1,
    ``concurrency`` keep-alive connections) sends the same ``tools/call`` with ``Authorization:
    Bearer``, ``Accept: application/json, text/event-stream`` and ``MCP-Protocol-Version`` to
    each server in turn: a warmup, then ``--requests`` measured requests. Server CPU over the
-   measured phase and peak RSS are recorded as in ``bench.token_endpoint``.
+   measured phase and peak RSS are recorded as in ``bench.token_endpoint``. Rounds alternate
+   which server goes first (ABBA), so a drift in machine load hits both sides alike.
+   The verdict uses the median over rounds of each round's protected / plain ratio (the
+   two runs of a round are neighbours in time); the spread of those ratios, the ratio of the
+   best runs and the ratio of server CPU per request are printed beside it.
 4. Revocation: one client polls the protected endpoint on one keep-alive connection; the
    bench revokes the token's grant in the store (``storage.revoke_grant``, as ``ostiary grant
    revoke`` does from another process) and prints the time from the end of that write to the
@@ -34,6 +38,7 @@ import json
 import os
 import platform
 import secrets
+import statistics
 import sys
 import tempfile
 import time
@@ -196,12 +201,39 @@ def table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
+def verdict(measured: dict[str, list[Row]]) -> tuple[float, list[float], float]:
+    """Print and return the median round ratio, every round's ratio and the best-run ratio."""
+    paired = [
+        b.ok_per_s / a.ok_per_s if a.ok_per_s else 0.0
+        for a, b in zip(measured["plain"], measured["protected"], strict=True)
+    ]
+    ratio = statistics.median(paired)
+    best_plain = max(r.ok_per_s for r in measured["plain"])
+    best = max(r.ok_per_s for r in measured["protected"]) / best_plain if best_plain else 0.0
+    cpu_plain = statistics.median(r.server_ms_per_request for r in measured["plain"])
+    cpu_protected = statistics.median(r.server_ms_per_request for r in measured["protected"])
+    print(
+        f"\nprotected / plain throughput, median of {len(paired)} rounds: {ratio:.3f} "
+        f"(target >= {TARGET_RATIO}: {'met' if ratio >= TARGET_RATIO else 'NOT met'}); "
+        f"rounds in order {' '.join(f'{r:.3f}' for r in paired)} (spread "
+        f"{min(paired):.3f}-{max(paired):.3f}); best runs {best:.3f}"
+    )
+    print(
+        f"server CPU per request, median: plain {cpu_plain * 1000:.0f} us, protected "
+        f"{cpu_protected * 1000:.0f} us (plain / protected {cpu_plain / cpu_protected:.3f}); "
+        f"protection costs {(cpu_protected - cpu_plain) * 1000:.0f} us"
+        if cpu_protected
+        else "server CPU per request: not measured"
+    )
+    return ratio, paired, best
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.mcp_endpoint")
     parser.add_argument("--requests", type=int, default=10000, help="measured per run")
     parser.add_argument("--warmup", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--repeat", type=int, default=3, help="runs per server, alternating")
+    parser.add_argument("--repeat", type=int, default=5, help="rounds (one run per server)")
     parser.add_argument("--max-seconds", type=float, default=60.0)
     parser.add_argument("--revocations", type=int, default=5, help="revocation probes")
     parser.add_argument("--profile", type=Path, default=None, help="py-spy the protected server")
@@ -212,7 +244,7 @@ def main(argv: list[str] | None = None) -> None:
 
     print(
         f"MCP endpoint benchmark: tools/call, {args.concurrency} keep-alive connections, "
-        f"{args.requests} requests per run, best of {args.repeat}; {platform.node()}, "
+        f"{args.requests} requests per run, {args.repeat} rounds; {platform.node()}, "
         f"{os.cpu_count()} CPUs, Python {platform.python_version()}, mcp {version('mcp')}",
         flush=True,
     )
@@ -262,7 +294,8 @@ def main(argv: list[str] | None = None) -> None:
             )
             measured: dict[str, list[Row]] = {name: [] for name in servers}
             for rep in range(args.repeat):
-                for name, server in servers.items():
+                order = list(servers.items())
+                for name, server in order if rep % 2 == 0 else order[::-1]:
                     row = measure(
                         targets[name], replace(job, port=server.port), f"{name}-{rep + 1}"
                     )
@@ -278,14 +311,7 @@ def main(argv: list[str] | None = None) -> None:
 
     print()
     print(table(rows))
-    plain, protected = rows
-    ratio = protected.ok_per_s / plain.ok_per_s if plain.ok_per_s else 0.0
-    extra = protected.server_ms_per_request - plain.server_ms_per_request
-    print(
-        f"\nprotected / plain throughput: {ratio:.3f} (target >= {TARGET_RATIO}: "
-        f"{'met' if ratio >= TARGET_RATIO else 'NOT met'}); protection costs "
-        f"{extra * 1000:.0f} us of server CPU per request"
-    )
+    ratio, paired, best = verdict(measured)
     if delays:
         worst = max(d for d, _, _ in delays)
         shown = ", ".join(f"{d * 1000:.0f} ms ({late} late 200s)" for d, late, _ in delays)
@@ -313,6 +339,8 @@ def main(argv: list[str] | None = None) -> None:
                         for r in rows
                     ],
                     "ratio": ratio,
+                    "round_ratios": paired,
+                    "best_ratio": best,
                     "revocation_delays_s": [d for d, _, _ in delays],
                 },
                 indent=2,
