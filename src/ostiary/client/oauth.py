@@ -352,6 +352,11 @@ class OAuthClient:
             )
         )
         done, _ = await asyncio.wait({waiting, pasted}, return_when=asyncio.FIRST_COMPLETED)
+        if waiting not in done and pasted.exception() is not None:
+            # Nothing usable pasted (stdin closed, as in a script, or a wrong address): the
+            # browser's redirect can still arrive, so the sign-in is not given up.
+            print(f"{pasted.exception()}; waiting for the browser", file=sys.stderr, flush=True)
+            return await waiting
         for task in (waiting, pasted):
             if task not in done:
                 task.cancel()
