@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
 import click
@@ -22,6 +23,9 @@ async def bridge(url: str, **given: Any) -> None:
     """
     logging.basicConfig(level=logging.WARNING, format="ostiary bridge: %(message)s")
     client = build_client(url, given)
+    # stdin is the MCP stream: with --no-browser the sign-in URL is printed, but a pasted
+    # address is never read from stdin (it would swallow the client's messages)
+    client.options = replace(client.options, paste=False)
     try:
         await run_bridge(client)
     finally:
