@@ -26,7 +26,9 @@ def bearer_token(
     authorization: list[str], query_string: str, body: bytes, content_type: str
 ) -> str | None:
     """The header's bearer token, ``None`` when there is none; ``MalformedRequest`` otherwise."""
-    in_query = "access_token" in parse_qs(query_string, keep_blank_values=True)
+    in_query = bool(query_string) and "access_token" in parse_qs(
+        query_string, keep_blank_values=True
+    )
     in_form = _form_token(body, content_type)
     if len(authorization) + in_query + in_form > 1:
         raise MalformedRequest("more than one credential in the request")

@@ -79,6 +79,21 @@ async def read_body(receive: Receive, limit: int) -> bytes | None:
             return b"".join(chunks)
 
 
+# The only headers the checks read; the others are never decoded (this runs on every request).
+READ_HEADERS = frozenset(
+    {
+        b"authorization",
+        b"origin",
+        b"host",
+        b"content-type",
+        b"mcp-method",
+        b"mcp-name",
+        b"mcp-session-id",
+        b"access-control-request-method",
+    }
+)
+
+
 class _Request:
     """The parts of an HTTP request scope the checks read."""
 
@@ -87,8 +102,9 @@ class _Request:
         self.path: str = scope["path"]
         self.query: str = scope.get("query_string", b"").decode("latin-1")
         self.headers: dict[str, list[str]] = {}
-        for name, value in scope.get("headers", []):
-            self.headers.setdefault(name.decode("latin-1"), []).append(value.decode("latin-1"))
+        for name, value in scope.get("headers", ()):
+            if name in READ_HEADERS:
+                self.headers.setdefault(name.decode(), []).append(value.decode("latin-1"))
         self.body = b""
 
     def header(self, name: str) -> str | None:
@@ -127,6 +143,7 @@ class ProtectedMCP:
             resource, authorization_servers, self.policy.scopes_supported, resource_name
         )
         self.documents = self.resource.documents()
+        self.metadata_url = self.resource.metadata_url
         origins = (self.resource.origin,) if allowed_origins is None else allowed_origins
         self.allowed_origins = frozenset(normalize_origin(o) for o in origins)
         self.allowed_hosts = allowed_host_set(resource, allowed_hosts)
@@ -140,21 +157,57 @@ class ProtectedMCP:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        admitted = await self._admitted(scope, receive, send)
+        if admitted is None:
+            return
+        # The app is awaited here, not in a helper: each resumption of its coroutine passes
+        # through every frame above it, and this runs on every request.
+        request, token, receive = admitted
+        state = {**scope.get("state", {}), caller.TOKEN_KEY: token}
+        handle = caller.bind(token)
+        try:
+            await self.app({**scope, "state": state}, receive, self._binding(request, token, send))
+        finally:
+            caller.unbind(handle)
+
+    async def _admitted(
+        self, scope: Scope, receive: Receive, send: Send
+    ) -> tuple[_Request, VerifiedToken, Receive] | None:
+        """The request, its verified token and the ``receive`` to give the app; ``None`` when
+        the request has been answered here (metadata, refusal) or handed on (preflight)."""
         request = _Request(scope)
         if request.path in self.documents:
             await self._serve_metadata(request, send)
-            return
+            return None
         untrusted = self._untrusted(request)
         if untrusted is not None:
             await refuse(send, untrusted)
-            return
+            return None
         if request.method == "OPTIONS" and request.header("access-control-request-method"):
             await self.app(scope, receive, send)
-            return
+            return None
+        if request.method == "POST":
+            replay = await self._read(request, receive, send)
+            if replay is None:
+                return None
+            receive = replay
+        outcome = await self._admit(request)
+        if isinstance(outcome, Refusal):
+            await refuse(send, outcome)
+            return None
+        return request, outcome, receive
+
+    async def _read(self, request: _Request, receive: Receive, send: Send) -> Receive | None:
+        """Read the body into ``request``; the ``receive`` that replays it, or ``None``."""
         try:
-            await self._protect(scope, request, receive, send)
+            body = await read_body(receive, self.max_body)
         except ClientGone:
-            return
+            return None
+        if body is None:
+            await refuse(send, challenges.too_large(self.max_body))
+            return None
+        request.body = body
+        return _replay(body, receive)
 
     def _untrusted(self, request: _Request) -> Refusal | None:
         """A 403 for a foreign ``Origin`` or ``Host`` (DNS rebinding), before any token."""
@@ -174,27 +227,6 @@ class ProtectedMCP:
         else:
             await respond(send, 405, [(b"allow", b"GET, HEAD, OPTIONS")], b"")
 
-    async def _protect(self, scope: Scope, request: _Request, receive: Receive, send: Send) -> None:
-        if request.method == "POST":
-            body = await read_body(receive, self.max_body)
-            if body is None:
-                await refuse(send, challenges.too_large(self.max_body))
-                return
-            request.body = body
-            receive = _replay(body, receive)
-        outcome = await self._admit(request)
-        if isinstance(outcome, Refusal):
-            await refuse(send, outcome)
-            return
-        state = {**scope.get("state", {}), caller.TOKEN_KEY: outcome}
-        handle = caller.bind(outcome)
-        try:
-            await self.app(
-                {**scope, "state": state}, receive, self._binding(request, outcome, send)
-            )
-        finally:
-            caller.unbind(handle)
-
     async def _admit(self, request: _Request) -> VerifiedToken | Refusal:
         """The verified caller, or why the request is refused."""
         verified = await self._authenticate(request)
@@ -203,7 +235,7 @@ class ProtectedMCP:
         return self._authorize(request, verified) or verified
 
     async def _authenticate(self, request: _Request) -> VerifiedToken | Refusal:
-        metadata_url = self.resource.metadata_url
+        metadata_url = self.metadata_url
         try:
             token = bearer_token(
                 request.headers.get("authorization", []),
@@ -221,7 +253,7 @@ class ProtectedMCP:
             return challenges.invalid_token(metadata_url, exc.description)
 
     def _authorize(self, request: _Request, verified: VerifiedToken) -> Refusal | None:
-        metadata_url = self.resource.metadata_url
+        metadata_url = self.metadata_url
         try:
             decision = self.policy.decide(request.operations())
         except MalformedRequest as exc:

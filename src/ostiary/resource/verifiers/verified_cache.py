@@ -31,7 +31,7 @@ class VerifiedTokenCache:
         self._entries: dict[bytes, tuple[VerifiedToken, float]] = {}
 
     def key(self, token: str) -> bytes:
-        return hmac.new(self._key, token.encode(), hashlib.sha256).digest()
+        return hmac.digest(self._key, token.encode(), hashlib.sha256)
 
     def get(self, key: bytes) -> VerifiedToken | None:
         entry = self._entries.get(key)
