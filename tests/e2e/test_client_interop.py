@@ -202,12 +202,6 @@ def test_fastmcp_insufficient_scope_leads_to_step_up(fastmcp_rig: Rig) -> None:
     assert len(fastmcp_rig.auth.authorizations) == 2, "the widened token is kept"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="oauth.py step_up: a 403 insufficient_scope naming no scope (the official SDK's "
-    "RequireAuthMiddleware sends none) re-authorizes three times for the same scope instead of "
-    "widening to the PRM's scopes_supported (MCP scope selection strategy)",
-)
 def test_sdk_insufficient_scope_without_scope_widens_to_scopes_supported(sdk_rig: Rig) -> None:
     """The SDK's 403 names no scope; the PRM's ``scopes_supported`` says what to ask for."""
     sdk_rig.ostiary("tools", "--scope", "notes:read")

@@ -114,9 +114,7 @@ class OAuthClient:
             session = self.store.get_session(self.resource)
             if session is not None and session.tokens is not None:
                 if session.tokens.access_token != sent and not self._expiring(session.tokens):
-                    return (
-                        session.tokens.access_token
-                    )  # renewed meanwhile (another task or process)
+                    return session.tokens.access_token  # renewed meanwhile, here or elsewhere
                 if sent is not None and session.tokens.refresh_token is not None:
                     refreshed = await self._try_refresh(session)
                     if refreshed is not None:
@@ -138,12 +136,17 @@ class OAuthClient:
             tokens = None if session is None else session.tokens
             if tokens is not None and sent is not None and tokens.access_token != sent:
                 return tokens.access_token  # widened meanwhile by another process
-            needed = set((challenge.scope or "").split())
+            wanted = challenge.scope
+            if not wanted and session is not None and session.protected is not None:
+                wanted = " ".join(session.protected.scopes_supported or ())  # REQ-CL-11
+            needed = set((wanted or "").split())
             granted = None if tokens is None else tokens.scope
-            if tokens is not None and needed and needed <= set((granted or "").split()):
+            if not needed or (tokens is not None and needed <= set((granted or "").split())):
+                named = " ".join(sorted(needed)) or "no scope"
                 raise StepUpLimit(
-                    f"{self.server_url} refuses a token that already holds {challenge.scope!r}; "
-                    "signing in again cannot help (check the server's scope policy)"
+                    f"{self.server_url} answers 403 insufficient_scope naming {named}, which "
+                    "the token already holds; signing in again cannot help (check the "
+                    "server's scope policy)"
                 )
             count = self._step_ups.get(operation, 0)
             if count >= self.options.max_step_ups:
@@ -153,7 +156,7 @@ class OAuthClient:
                 )
             self._step_ups[operation] = count + 1
             requested = None if session is None else session.requested_scope
-            scope = union_scopes(requested, granted, challenge.scope)
+            scope = union_scopes(requested, granted, wanted)
             session = await self._login(challenge, scope or None)
         assert session.tokens is not None
         return session.tokens.access_token
@@ -187,7 +190,12 @@ class OAuthClient:
     # -- the steps ---------------------------------------------------------------------------
 
     def _expiring(self, tokens: TokenSet) -> bool:
-        return tokens.expires_within(self.options.refresh_skew, self._clock())
+        """Within the refresh skew of expiry; the skew is at most half the token's lifetime,
+        so a token issued for less than twice the skew is not refreshed on every request."""
+        skew = self.options.refresh_skew
+        if tokens.expires_at is not None and tokens.obtained_at:
+            skew = min(skew, (tokens.expires_at - tokens.obtained_at) / 2)
+        return tokens.expires_within(skew, self._clock())
 
     def _initial_scope(self, challenge: Challenge | None, session: Session | None) -> str | None:
         if self.options.scope is not None:

@@ -50,6 +50,8 @@ class World:
     authorizations: list[dict[str, str]] = field(default_factory=list)
     grants: list[dict[str, str]] = field(default_factory=list)
     registrations: int = 0
+    silent_403: bool = False
+    advertised: list[str] = field(default_factory=lambda: ["read"])
     counter: itertools.count[int] = field(default_factory=itertools.count)
 
     def handler(self, request: httpx.Request) -> httpx.Response:
@@ -65,7 +67,7 @@ class World:
         return httpx.Response(404) if route is None else route(request)
 
     def resource_metadata(self, request: httpx.Request) -> httpx.Response:
-        body = {"resource": MCP, "authorization_servers": [AS], "scopes_supported": ["read"]}
+        body = {"resource": MCP, "authorization_servers": [AS], "scopes_supported": self.advertised}
         return httpx.Response(200, json=body)
 
     def server_metadata(self, request: httpx.Request) -> httpx.Response:
@@ -137,7 +139,9 @@ class World:
             scope = " ".join(sorted(needed or {"read"}))
             return httpx.Response(401, headers={"www-authenticate": f'{base}, scope="{scope}"'})
         if not needed <= issued.scope:
-            challenge = f'{base}, error="insufficient_scope", scope="{" ".join(sorted(needed))}"'
+            challenge = f'{base}, error="insufficient_scope"'
+            if not self.silent_403:
+                challenge += f', scope="{" ".join(sorted(needed))}"'
             return httpx.Response(403, headers={"www-authenticate": challenge})
         return httpx.Response(200, json={"jsonrpc": "2.0", "id": 1, "result": {}})
 
@@ -155,7 +159,17 @@ class Person:
         assert answer.status_code == 200
 
 
-def make_client(world: World, store: MemoryStore, person: Person, **options: Any) -> OAuthClient:
+@dataclass
+class Clock:
+    now: float = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def make_client(
+    world: World, store: MemoryStore, person: Person, clock: Clock | None = None, **options: Any
+) -> OAuthClient:
     http = httpx.AsyncClient(transport=httpx.MockTransport(world.handler))
     return OAuthClient(
         MCP,
@@ -164,6 +178,7 @@ def make_client(world: World, store: MemoryStore, person: Person, **options: Any
         opener=person,
         options=ClientOptions(**options),
         http=http,
+        clock=clock or Clock(),
     )
 
 
@@ -193,12 +208,13 @@ async def test_first_request_logs_in_and_a_restart_reuses_the_tokens() -> None:
 
 
 async def test_a_token_about_to_expire_is_refreshed_before_use_and_rotation_is_saved() -> None:
-    world, store = World(expires_in=30), MemoryStore()  # within the 60 s skew
+    world, store, clock = World(), MemoryStore(), Clock()
     person = Person(world)
-    await rpc(make_client(world, store, person), world, "tools/list")
+    await rpc(make_client(world, store, person, clock), world, "tools/list")
     first = store.get_session(MCP)
     assert first is not None and first.tokens is not None
-    answer = await rpc(make_client(world, store, person), world, "tools/list")
+    clock.now += 3600 - 30  # within the 60 s skew of the hour's end
+    answer = await rpc(make_client(world, store, person, clock), world, "tools/list")
     assert answer.status_code == 200
     renewed = store.get_session(MCP)
     assert renewed is not None and renewed.tokens is not None
@@ -292,3 +308,35 @@ async def test_concurrent_requests_share_one_login() -> None:
 )
 def test_union_scopes(parts: tuple[str | None, ...], expected: str) -> None:
     assert union_scopes(*parts) == expected
+
+
+async def test_a_403_naming_no_scope_widens_to_the_advertised_scopes() -> None:
+    world, store = World(), MemoryStore()
+    world.needs["tools/call"] = {"read", "write"}
+    world.silent_403 = True  # like the official SDK's middleware: no scope in the challenge
+    world.advertised = ["read", "write"]
+    person = Person(world)
+    client = make_client(world, store, person, scope="none")
+    assert (await rpc(client, world, "tools/call")).status_code == 200
+    assert [a.get("scope") for a in world.authorizations] == ["none", "none read write"]
+
+
+async def test_a_403_with_nothing_more_to_ask_for_is_not_retried() -> None:
+    world, store = World(), MemoryStore()
+    world.needs["tools/call"] = {"admin"}
+    world.silent_403 = True
+    person = Person(world)
+    client = make_client(world, store, person)
+    await rpc(client, world, "tools/list")
+    with pytest.raises(StepUpLimit, match="already holds"):
+        await rpc(client, world, "tools/call")  # the advertised "read" is already held
+    assert len(person.opened) == 1
+
+
+async def test_a_short_lived_token_is_not_refreshed_on_every_request() -> None:
+    world, store = World(expires_in=100), MemoryStore()  # shorter than twice the 60 s skew
+    person = Person(world)
+    client = make_client(world, store, person)
+    for _ in range(3):
+        assert (await rpc(client, world, "tools/list")).status_code == 200
+    assert [g["grant_type"] for g in world.grants] == ["authorization_code"]
