@@ -177,7 +177,7 @@ def _check_issuer(found: object, issuer: str, *, legacy: bool) -> str:
     what = "authorization server metadata"
     if not isinstance(found, str) or not found:
         raise DiscoveryError(f"The {what} has no 'issuer'.")
-    if found == issuer:
+    if found == issuer or _root_spellings(found, issuer):
         return found
     # 2025-03-26 servers publish their metadata at the MCP origin's root: its issuer may be
     # the origin with a slash, or a path on it (the conformance fixture says ``<root>/oauth``).
@@ -187,6 +187,17 @@ def _check_issuer(found: object, issuer: str, *, legacy: bool) -> str:
         f"The {what} field 'issuer' is {found!r} but the metadata was looked up for issuer "
         f"{issuer!r}; they must be identical (RFC 8414 §3.3)."
     )
+
+
+def _root_spellings(found: str, issuer: str) -> bool:
+    """``https://as.example`` and ``https://as.example/``: the one difference tolerated.
+
+    Both name the same root issuer, and resource servers built on pydantic URLs (FastMCP
+    among them) always publish the second in ``authorization_servers`` while the server's
+    own metadata says the first. Any other difference (a path, case, a port) is refused.
+    """
+    shorter, longer = sorted((found, issuer), key=len)
+    return longer == shorter + "/" and urlsplit(shorter).path == ""
 
 
 def _optional_endpoint(data: dict[str, Any], name: str) -> str | None:

@@ -287,8 +287,9 @@ def test_server_metadata_loopback_http_allowed(issuer: str) -> None:
     [
         ([], AS, "not a JSON object"),
         (asm(issuer=None), AS, "no 'issuer'"),
-        (asm(AS + "/"), AS, "must be identical"),
-        (asm(AS), AS + "/", "must be identical"),
+        (asm(AS + "/tenant/"), AS + "/tenant", "must be identical"),
+        (asm(AS + "/tenant"), AS + "/tenant/", "must be identical"),
+        (asm(AS + "//"), AS, "must be identical"),
         (asm("https://AUTH.example.com"), AS, "must be identical"),
         (asm("https://other.example.com"), AS, "must be identical"),
         (asm(code_challenge_methods_supported=None), AS, "S256"),
@@ -305,8 +306,9 @@ def test_server_metadata_loopback_http_allowed(issuer: str) -> None:
     ids=[
         "not object",
         "no issuer",
-        "issuer slash added",
-        "issuer slash dropped",
+        "path issuer slash added",
+        "path issuer slash dropped",
+        "root issuer two slashes",
         "issuer case",
         "other issuer",
         "no pkce",
@@ -346,7 +348,7 @@ def test_legacy_issuer_same_origin_only(found: str, expected_ok: bool) -> None:
     else:
         with pytest.raises(DiscoveryError):
             validate_server_metadata(doc, "http://localhost:3000", legacy=True)
-    if found != "http://localhost:3000":
+    if found not in ("http://localhost:3000", "http://localhost:3000/"):
         with pytest.raises(DiscoveryError):
             validate_server_metadata(doc, "http://localhost:3000")
 
@@ -633,3 +635,11 @@ def test_fake_servers_json_roundtrip() -> None:
     # guards the fake itself: bodies are real JSON on the wire
     response = FakeServers({MCP: (200, {"a": 1})})(httpx.Request("GET", MCP))
     assert json.loads(response.content) == {"a": 1}
+
+
+@pytest.mark.parametrize(("found", "looked_up"), [(AS + "/", AS), (AS, AS + "/")])
+def test_a_root_issuer_with_or_without_its_slash_is_the_same_issuer(
+    found: str, looked_up: str
+) -> None:
+    """Resource servers on pydantic URLs publish ``https://as/`` for an issuer ``https://as``."""
+    assert validate_server_metadata(asm(found), looked_up).issuer == found
