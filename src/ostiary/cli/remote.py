@@ -184,8 +184,25 @@ def run_client(main: Callable[..., Coroutine[Any, Any, T]]) -> Callable[..., T]:
             return asyncio.run(main(*args, **kwargs))
         except ClientError as exc:
             raise CliError(str(exc)) from None
+        except BaseExceptionGroup as group:  # raised inside the MCP session's task groups
+            found = first_client_error(group)
+            if found is None:
+                raise
+            raise CliError(str(found)) from None
 
     return run
+
+
+def first_client_error(group: BaseExceptionGroup[BaseException]) -> ClientError | None:
+    """The first ``ClientError`` inside ``group`` (task groups nest them)."""
+    for exc in group.exceptions:
+        if isinstance(exc, ClientError):
+            return exc
+        if isinstance(exc, BaseExceptionGroup):
+            found = first_client_error(exc)
+            if found is not None:
+                return found
+    return None
 
 
 def emit(data: Any, as_json: bool, text: Callable[[Any], str]) -> None:
