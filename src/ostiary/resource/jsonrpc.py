@@ -57,10 +57,24 @@ def _operation(message: Any) -> Operation:
     return Operation(method, target)
 
 
+_decode = json.JSONDecoder().decode  # what ``json.loads`` uses, without its per-call checks
+
+
+def _parse(body: bytes) -> Any:
+    """``json.loads(body)``, skipping its encoding sniff for the usual ``{`` or ``[`` body.
+
+    ``json.detect_encoding`` answers UTF-8 for any body whose first byte is ``{`` or ``[`` and
+    whose second byte is not NUL; every other body takes ``json.loads`` itself.
+    """
+    if body[:1] in (b"{", b"[") and body[1:2] != b"\x00":
+        return _decode(body.decode("utf-8", "surrogatepass"))
+    return json.loads(body)
+
+
 def read_operations(body: bytes) -> list[Operation]:
     """Every message of a single message or a batch, in order."""
     try:
-        parsed = json.loads(body)
+        parsed = _parse(body)
     except (ValueError, UnicodeDecodeError):
         raise MalformedRequest("body is not JSON") from None
     messages = parsed if isinstance(parsed, list) else [parsed]

@@ -191,7 +191,9 @@ class ProtectedMCP:
             if replay is None:
                 return None
             receive = replay
-        outcome = await self._admit(request)
+        outcome = await self._authenticate(request)
+        if not isinstance(outcome, Refusal):
+            outcome = self._authorize(request, outcome) or outcome
         if isinstance(outcome, Refusal):
             await refuse(send, outcome)
             return None
@@ -226,13 +228,6 @@ class ProtectedMCP:
             await respond(send, 200, PRM_HEADERS, b"" if request.method == "HEAD" else body)
         else:
             await respond(send, 405, [(b"allow", b"GET, HEAD, OPTIONS")], b"")
-
-    async def _admit(self, request: _Request) -> VerifiedToken | Refusal:
-        """The verified caller, or why the request is refused."""
-        verified = await self._authenticate(request)
-        if isinstance(verified, Refusal):
-            return verified
-        return self._authorize(request, verified) or verified
 
     async def _authenticate(self, request: _Request) -> VerifiedToken | Refusal:
         metadata_url = self.metadata_url

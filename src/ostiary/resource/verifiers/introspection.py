@@ -7,7 +7,7 @@ accepted only when ``active`` is ``true``, ``iss`` (when present) is the issuer 
 ``aud`` contains this resource, ``exp`` (when present) has not passed beyond the skew, and
 ``token_type`` (when present) is an access token: a refresh token is never a bearer token.
 
-Active answers are cached under an HMAC of the token (the token itself is never kept), for
+Active answers are cached under a MAC of the token (the token itself is never kept), for
 at most ``cache_ttl`` seconds (default 30) and never past the token's ``exp``; the cache holds
 at most ``cache_size`` entries. A revocation therefore reaches this verifier within
 ``cache_ttl`` seconds. Inactive answers are not cached, nor are answers without ``exp``

@@ -2,8 +2,9 @@
 
 Used by all three verifiers: for the JWT ones an ECDSA check and the JOSE decoding around it
 cost about as much as everything else the protection does per request (``bench/mcp_endpoint``);
-for introspection it saves a round trip. Entries are keyed by an HMAC of the token under a
-random per-process key (the token itself is never kept), live at most ``ttl`` seconds and never
+for introspection it saves a round trip. Entries are keyed by a MAC of the token under a
+random per-process key (keyed BLAKE2b, RFC 7693 §2.9: one call, about half the cost of
+HMAC-SHA256 on a token; the token itself is never kept), live at most ``ttl`` seconds and never
 past the lifetime the caller gives (the token's remaining time), and when the cache is full the
 dead entries go first, then the oldest. Callers still check expiry on a hit, against their
 clock, and still ask about revocation where they can know it.
@@ -12,7 +13,6 @@ clock, and still ask about revocation where they can know it.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
 from collections.abc import Callable
 
@@ -23,7 +23,7 @@ DEFAULT_SIZE = 10_000
 
 
 class VerifiedTokenCache:
-    """``HMAC(token) -> (verified token, deadline on timer)``, bounded."""
+    """``MAC(token) -> (verified token, deadline on timer)``, bounded."""
 
     def __init__(self, ttl: float, size: int, timer: Callable[[], float]) -> None:
         self._ttl, self._size, self._timer = ttl, size, timer
@@ -31,7 +31,7 @@ class VerifiedTokenCache:
         self._entries: dict[bytes, tuple[VerifiedToken, float]] = {}
 
     def key(self, token: str) -> bytes:
-        return hmac.digest(self._key, token.encode(), hashlib.sha256)
+        return hashlib.blake2b(token.encode(), key=self._key, digest_size=32).digest()
 
     def get(self, key: bytes) -> VerifiedToken | None:
         entry = self._entries.get(key)
