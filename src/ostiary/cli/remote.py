@@ -142,7 +142,14 @@ def build_client(
         chosen = store or default_store()
     except ClientError as exc:
         raise CliError(str(exc)) from None
-    return OAuthClient(url, store=chosen, profile=profile, opener=opener, options=options)
+    return OAuthClient(
+        url, store=chosen, profile=profile, opener=opener, options=options, progress=_progress
+    )
+
+
+def _progress(message: str) -> None:
+    """Progress for people, on stderr: stdout carries results (and the bridge's MCP stream)."""
+    click.echo(message, err=True)
 
 
 def _identity(given: dict[str, Any]) -> IdentityAssertion | None:

@@ -77,8 +77,10 @@ class OAuthClient:
         options: ClientOptions | None = None,
         http: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.time,
+        progress: Callable[[str], None] | None = None,
     ) -> None:
         self.server_url = server_url
+        self._progress = progress or _quiet
         self.resource = discovery.canonical_resource(server_url)
         self.store = store
         self.profile = profile
@@ -155,6 +157,7 @@ class OAuthClient:
                     f"re-authorizations (it asks for {challenge.scope!r})"
                 )
             self._step_ups[operation] = count + 1
+            self._progress(f"{self.resource} needs more scopes ({wanted}): signing in again.")
             requested = None if session is None else session.requested_scope
             scope = union_scopes(requested, granted, wanted)
             session = await self._login(challenge, scope or None)
@@ -293,6 +296,7 @@ class OAuthClient:
             subject=display_subject(tokens.access_token),
         )
         self.store.put_session(session)
+        self._progress(f"Signed in to {self.resource}.")
         return session
 
     async def _registration(
@@ -309,7 +313,9 @@ class OAuthClient:
         self.store.put_client(registration)
         return registration
 
-    async def _authorize(self, server: ServerMetadata, scope: str | None) -> TokenSet:
+    async def _authorize(
+        self, server: ServerMetadata, scope: str | None, *, again: bool = False
+    ) -> TokenSet:
         stored = self.store.get_client(server.issuer)
         port = self.options.callback_port or _port_of(stored)
         async with LoopbackCallback(port=port) as callback:
@@ -317,12 +323,18 @@ class OAuthClient:
             registration = await self._registration(server, redirect_uris)
             pending = self._pending(server, registration, callback.redirect_uri, scope)
             if self._worth_checking(registration) and not await self._known(pending):
-                log.info("the server no longer knows client %s: registering again", "(dynamic)")
+                self._progress("The server no longer knows this client: registering again.")
                 self.store.drop_client(server.issuer)
                 registration = await self._registration(server, redirect_uris)
                 pending = self._pending(server, registration, callback.redirect_uri, scope)
             check_authorization_url(pending.url)
-            callback.expect(pending.state)
+            # a callback failing the checks gets a page without the error text it carried
+            callback.expect(pending.state, verify=lambda query: check_callback(query, pending))
+            timeout = self.options.callback_timeout
+            self._progress(
+                f"Sign-in needed for {self.resource}: continue in the browser "
+                f"(waiting up to {timeout:.0f} s)."
+            )
             await self.opener(pending.url)
             params = await self._answer(callback, pending)
         code = check_callback(params, pending)
@@ -340,9 +352,13 @@ class OAuthClient:
                 scope=scope,
             )
         except TokenError as exc:
-            if exc.error == "invalid_client":
-                self.store.drop_client(server.issuer)
-            raise
+            if exc.error != "invalid_client":
+                raise
+            self.store.drop_client(server.issuer)
+            if registration.source != "dynamic" or again:
+                raise
+            self._progress("The server no longer knows this client: registering again.")
+            return await self._authorize(server, scope, again=True)
 
     async def _answer(
         self, callback: LoopbackCallback, pending: PendingAuthorization
@@ -424,6 +440,10 @@ class OAuthClient:
             )
         except (TokenError, httpx.HTTPError) as exc:
             log.info("revocation failed, forgetting the tokens anyway: %s", exc)
+
+
+def _quiet(message: str) -> None:
+    log.info("%s", message)
 
 
 def union_scopes(*scopes: str | None) -> str:

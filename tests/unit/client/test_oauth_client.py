@@ -51,6 +51,7 @@ class World:
     grants: list[dict[str, str]] = field(default_factory=list)
     registrations: int = 0
     silent_403: bool = False
+    refuse_client_once: bool = False
     advertised: list[str] = field(default_factory=lambda: ["read"])
     counter: itertools.count[int] = field(default_factory=itertools.count)
 
@@ -110,6 +111,9 @@ class World:
         self.grants.append(form)
         if form.get("resource") != MCP:
             return httpx.Response(400, json={"error": "invalid_target"})
+        if self.refuse_client_once:
+            self.refuse_client_once = False
+            return httpx.Response(401, json={"error": "invalid_client"})
         if form["grant_type"] == "authorization_code":
             client_id, challenge, scope = self.codes.pop(form["code"])
             digest = hashlib.sha256(form["code_verifier"].encode()).digest()
@@ -340,3 +344,15 @@ async def test_a_short_lived_token_is_not_refreshed_on_every_request() -> None:
     for _ in range(3):
         assert (await rpc(client, world, "tools/list")).status_code == 200
     assert [g["grant_type"] for g in world.grants] == ["authorization_code"]
+
+
+async def test_invalid_client_at_the_token_endpoint_registers_again_once() -> None:
+    world, store = World(refuse_client_once=True), MemoryStore()
+    person = Person(world)
+    messages: list[str] = []
+    client = make_client(world, store, person)
+    client._progress = messages.append
+    assert (await rpc(client, world, "tools/list")).status_code == 200
+    assert world.registrations == 2 and len(person.opened) == 2
+    assert "registering again" in " ".join(messages)
+    assert messages[-1] == f"Signed in to {MCP}."
