@@ -15,7 +15,7 @@ import stat
 import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -401,6 +401,21 @@ def bridge_session(cli: ClientCli, url: str, errlog: Path) -> tuple[set[str], st
     return asyncio.run(talk())
 
 
+def sign_ins_for_bridge(
+    talking: Future[tuple[set[str], str]], errlog: Path, page: Page, server: RunningServer
+) -> list[tuple[set[str], list[str]]]:
+    """Complete each sign-in the bridge prints until its MCP client is done: per sign-in,
+    the scopes asked for and the pages shown."""
+    done: list[tuple[set[str], list[str]]] = []
+    deadline = time.monotonic() + 90
+    while not talking.done():
+        assert time.monotonic() < deadline, "the bridge session did not end"
+        for url in SIGN_IN_URL.findall(errlog.read_text() if errlog.exists() else "")[len(done) :]:
+            done.append((scope_of(url), authorize_in_browser(page, url, server.admin_password)))
+        time.sleep(0.05)
+    return done
+
+
 def test_bridge_serves_the_remote_tools_over_stdio_and_steps_up(
     server: RunningServer, cli: ClientCli, page: Page, tmp_path: Path
 ) -> None:
@@ -412,15 +427,28 @@ def test_bridge_serves_the_remote_tools_over_stdio_and_steps_up(
     # Playwright's sync API keeps an event loop in this thread: the MCP client gets its own
     with ThreadPoolExecutor(1) as worker:
         talking = worker.submit(bridge_session, cli, mcp_url(server), errlog)
-        deadline = time.monotonic() + 60
-        while not (found := SIGN_IN_URL.search(errlog.read_text() if errlog.exists() else "")):
-            assert time.monotonic() < deadline and not talking.done(), talking
-            time.sleep(0.05)
-        assert "tools:execute" in scope_of(found.group(1))
-        assert authorize_in_browser(page, found.group(1), server.admin_password) == ["consent"]
-        tools, notes = talking.result(timeout=90)
+        (step_up,) = sign_ins_for_bridge(talking, errlog, page, server)
+        tools, notes = talking.result()
+    assert "tools:execute" in step_up[0]
+    assert step_up[1] == ["consent"]
     assert tools == NOTES_TOOLS
     assert notes == '{"result": []}'
-    shown = errlog.read_text()
-    assert len(SIGN_IN_URL.findall(shown)) == 1
-    assert "Paste the address" not in shown  # stdin carries MCP messages, never an address
+    assert "Paste the address" not in errlog.read_text()  # stdin carries MCP, never an address
+
+
+def test_bridge_signs_in_on_first_use(
+    server: RunningServer, cli: ClientCli, page: Page, tmp_path: Path
+) -> None:
+    """No session yet: initialize gets a 401, the bridge signs in for the baseline scopes,
+    then steps up for tools/call; the stdio client sees only answers."""
+    errlog = tmp_path / "bridge.log"
+    with ThreadPoolExecutor(1) as worker:
+        talking = worker.submit(bridge_session, cli, mcp_url(server), errlog)
+        signed_in = sign_ins_for_bridge(talking, errlog, page, server)
+        tools, notes = talking.result()
+    assert [shown for _, shown in signed_in] == [["login", "consent"], ["consent"]]
+    assert signed_in[0][0] == BASELINE
+    assert "tools:execute" in signed_in[1][0]
+    assert tools == NOTES_TOOLS
+    assert notes == '{"result": []}'
+    assert "Paste the address" not in errlog.read_text()

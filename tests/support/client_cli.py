@@ -114,7 +114,9 @@ class Command:
             if self.process.poll() is not None:
                 break
             time.sleep(0.05)
-        self.finish(5) if self.process.poll() is not None else self.process.kill()
+        if self.process.poll() is None:
+            self.process.kill()
+        self.finish(5)
         raise AssertionError(f"no sign-in URL; stdout={self.stdout!r} stderr={self.stderr!r}")
 
     def finish(self, timeout: float = 60) -> int:
