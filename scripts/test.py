@@ -3,7 +3,7 @@
 Run through ``python3 run.py test``. Required parts (PostgreSQL, Debian's chromium, npm for
 the Node.js programs the end-to-end tests install) are checked first; a missing one stops the
 run with a clear message instead of skipping tests.
-Extra arguments go to pytest.
+Extra arguments go to pytest, which runs in ``OSTIARY_TEST_WORKERS`` processes (3; 0 for one).
 """
 
 from __future__ import annotations
@@ -72,7 +72,12 @@ def main() -> None:
     step("ruff format", [str(BIN / "ruff"), "format", "--check", "."])
     step("mypy --strict", [str(BIN / "mypy")])
     step("import layers", [str(BIN / "lint-imports")])
-    step("pytest", [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *sys.argv[1:]])
+    # Three worker processes, each taking whole files: the end-to-end tier mostly waits on
+    # servers, browsers and subprocesses, so it overlaps well even on two cores.
+    workers = os.environ.get("OSTIARY_TEST_WORKERS", "3")
+    parallel = ["-n", workers, "--dist", "loadfile"] if workers != "0" else []
+    pytest = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *parallel]
+    step("pytest", [*pytest, *sys.argv[1:]])
 
 
 if __name__ == "__main__":

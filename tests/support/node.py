@@ -17,6 +17,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 NODE_MAJOR = 22
 NODE_VERSION = "22.23.3"
@@ -39,7 +40,9 @@ def npm_install(spec: str) -> Path:
     """``spec`` (``name@version``) installed into the cache; its ``node_modules`` folder."""
     folder = cache_dir() / spec.replace("/", "+")
     done = folder / ".installed"
-    with _lock:
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    # one install at a time, across threads and the test run's worker processes
+    with _lock, FileLock(str(folder) + ".lock", timeout=900):
         if not done.exists():
             temporary = folder.with_name(folder.name + f".tmp{os.getpid()}")
             shutil.rmtree(temporary, ignore_errors=True)
