@@ -79,49 +79,34 @@ def operation_of(request: Any) -> str:
     return " ".join(p for p in parts if p)
 
 
-class OAuth(httpx.Auth):
+class _Flow:
+    """What both adapters are: ``_flow`` driven by the client library's auth machinery."""
+
+    requires_request_body = True
+    name = "OAuth"
+
+    def __init__(self, client: OAuthClient) -> None:
+        self.client = client
+
+    def sync_auth_flow(self, request: Any) -> Generator[Any, Any]:
+        raise RuntimeError(f"ostiary.client.{self.name} needs an AsyncClient")
+
+    async def async_auth_flow(self, request: Any) -> AsyncGenerator[Any, Any]:
+        flow = _flow(self.client, request)
+        outgoing = await anext(flow)
+        while True:
+            response = yield outgoing
+            try:
+                outgoing = await flow.asend(response)
+            except StopAsyncIteration:
+                return
+
+
+class OAuth(_Flow, httpx.Auth):
     """``httpx.Auth`` for ``httpx.AsyncClient`` (the synchronous client is not supported)."""
 
-    requires_request_body = True
 
-    def __init__(self, client: OAuthClient) -> None:
-        self.client = client
-
-    def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response]:
-        raise RuntimeError("ostiary.client.OAuth needs httpx.AsyncClient")
-
-    async def async_auth_flow(
-        self, request: httpx.Request
-    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
-        flow = _flow(self.client, request)
-        outgoing = await anext(flow)
-        while True:
-            response = yield outgoing
-            try:
-                outgoing = await flow.asend(response)
-            except StopAsyncIteration:
-                return
-
-
-class OAuth2(httpx2.Auth):
+class OAuth2(_Flow, httpx2.Auth):
     """The same for ``httpx2.AsyncClient``, which the official ``mcp`` SDK's client uses."""
 
-    requires_request_body = True
-
-    def __init__(self, client: OAuthClient) -> None:
-        self.client = client
-
-    def sync_auth_flow(self, request: httpx2.Request) -> Generator[httpx2.Request, httpx2.Response]:
-        raise RuntimeError("ostiary.client.OAuth2 needs httpx2.AsyncClient")
-
-    async def async_auth_flow(
-        self, request: httpx2.Request
-    ) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
-        flow = _flow(self.client, request)
-        outgoing = await anext(flow)
-        while True:
-            response = yield outgoing
-            try:
-                outgoing = await flow.asend(response)
-            except StopAsyncIteration:
-                return
+    name = "OAuth2"
