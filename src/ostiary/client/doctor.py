@@ -21,7 +21,7 @@ from ostiary.client.challenges import bearer_challenge
 from ostiary.client.errors import ClientError
 from ostiary.client.mcp_session import connect
 from ostiary.client.models import Challenge, ResourceMetadata, ServerMetadata
-from ostiary.client.oauth import OAuthClient
+from ostiary.client.oauth import OAuthClient, preflight, probe
 from ostiary.client.registration import obtain_registration
 
 
@@ -93,11 +93,7 @@ ADVICE = {
 async def _challenge(
     client: OAuthClient, http: httpx.AsyncClient, found: _Found
 ) -> tuple[str, str]:
-    answer = await http.post(
-        client.server_url,
-        json={"jsonrpc": "2.0", "id": 0, "method": "ping"},
-        headers={"Accept": "application/json, text/event-stream"},
-    )
+    answer = await probe(http, client.server_url)
     if answer.status_code < 300:
         return f"HTTP {answer.status_code} without a token: the server needs no sign-in", "open"
     if answer.status_code != 401:
@@ -163,7 +159,7 @@ async def _redirect(client: OAuthClient, http: httpx.AsyncClient, found: _Found)
             scope=None,
         )
         check_authorization_url(pending.url)
-        answer = await http.get(pending.url, headers={"Accept": "text/html"})
+        answer = await preflight(http, pending.url)
     if 400 <= answer.status_code < 500:
         raise _Failed(
             f"the authorization endpoint refused the request (HTTP {answer.status_code})",

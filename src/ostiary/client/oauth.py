@@ -219,12 +219,7 @@ class OAuthClient:
 
     async def _probe(self) -> Challenge | None:
         """An unauthenticated request to the MCP URL, for its challenge (scope, metadata URL)."""
-        http = await self._client()
-        answer = await http.post(
-            self.server_url,
-            json={"jsonrpc": "2.0", "id": 0, "method": "ping"},
-            headers={"Accept": "application/json, text/event-stream"},
-        )
+        answer = await probe(await self._client(), self.server_url)
         if answer.status_code in (401, 403):
             return bearer_challenge(answer.headers.get_list("www-authenticate"))
         return None
@@ -419,9 +414,8 @@ class OAuthClient:
         The request carries no cookies and is never followed: the server at most shows its
         sign-in page to nobody. A network failure counts as known (the browser will tell).
         """
-        http = await self._client()
         try:
-            answer = await http.get(pending.url, headers={"Accept": "text/html"})
+            answer = await preflight(await self._client(), pending.url)
         except httpx.HTTPError:
             return True
         return not 400 <= answer.status_code < 500
@@ -440,6 +434,21 @@ class OAuthClient:
             )
         except (TokenError, httpx.HTTPError) as exc:
             log.info("revocation failed, forgetting the tokens anyway: %s", exc)
+
+
+async def probe(http: httpx.AsyncClient, mcp_url: str) -> httpx.Response:
+    """A ``ping`` with no token: a protected server answers 401 with its challenge."""
+    return await http.post(
+        mcp_url,
+        json={"jsonrpc": "2.0", "id": 0, "method": "ping"},
+        headers={"Accept": "application/json, text/event-stream"},
+    )
+
+
+async def preflight(http: httpx.AsyncClient, authorization_url: str) -> httpx.Response:
+    """The authorization endpoint's answer to ``authorization_url``, without cookies and not
+    followed: a 4xx means it refuses the client or its redirect URI."""
+    return await http.get(authorization_url, headers={"Accept": "text/html"})
 
 
 def _quiet(message: str) -> None:
