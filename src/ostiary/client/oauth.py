@@ -89,29 +89,40 @@ class OAuthClient:
         self._http = http
         self._clock = clock
         self._step_ups: dict[str, int] = {}
+        self._usable: TokenSet | None = None  # see access_token
         self._started = int(clock())
         self._checked: set[str] = set()  # issuers whose stored registration was checked
 
     # -- what the adapters call --------------------------------------------------------------
 
     async def access_token(self) -> str | None:
-        """A usable stored access token, refreshed first if it is about to expire."""
+        """A usable stored access token, refreshed first if it is about to expire.
+
+        The last one read is kept in memory until it nears expiry or a request fails with
+        it, so a stream of requests does not read the store (a file, or the keyring) each time.
+        """
+        if self._usable is not None and not self._expiring(self._usable):
+            return self._usable.access_token
+        self._usable = None
         session = self.store.get_session(self.resource)
         if session is None or session.tokens is None:
             return None
         if not self._expiring(session.tokens):
+            self._usable = session.tokens
             return session.tokens.access_token
         async with self.store.lock(self.resource):
             session = self.store.get_session(self.resource)
             if session is None or session.tokens is None:
                 return None
             if not self._expiring(session.tokens):
+                self._usable = session.tokens
                 return session.tokens.access_token
-            refreshed = await self._try_refresh(session)
-        return None if refreshed is None else refreshed.access_token
+            self._usable = await self._try_refresh(session)
+        return None if self._usable is None else self._usable.access_token
 
     async def recover(self, challenge: Challenge | None, sent: str | None) -> str:
         """After a 401 to a request that carried ``sent``: a token to retry with."""
+        self._usable = None
         async with self.store.lock(self.resource):
             session = self.store.get_session(self.resource)
             if session is not None and session.tokens is not None:
@@ -133,6 +144,7 @@ class OAuthClient:
         the token already holds every scope the challenge names: another authorization could
         not change the answer (REQ-CL-22). Either way ``StepUpLimit``.
         """
+        self._usable = None
         async with self.store.lock(self.resource):
             session = self.store.get_session(self.resource)
             tokens = None if session is None else session.tokens
@@ -168,6 +180,7 @@ class OAuthClient:
 
     async def login(self, *, force: bool = False) -> Session:
         """Make sure a session with tokens exists (``force``: authorize again regardless)."""
+        self._usable = None
         async with self.store.lock(self.resource):
             session = self.store.get_session(self.resource)
             if not force and session is not None and session.tokens is not None:
@@ -182,6 +195,7 @@ class OAuthClient:
 
     async def logout(self) -> bool:
         """Forget this server's tokens (revoking the refresh token where the server allows)."""
+        self._usable = None
         async with self.store.lock(self.resource):
             session = self.store.get_session(self.resource)
             if session is None:

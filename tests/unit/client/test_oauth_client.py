@@ -21,7 +21,7 @@ import pytest
 from ostiary.client.errors import StepUpLimit
 from ostiary.client.httpx_auth import OAuth
 from ostiary.client.memory_store import MemoryStore
-from ostiary.client.models import ClientRegistration
+from ostiary.client.models import ClientRegistration, Session
 from ostiary.client.oauth import ClientOptions, OAuthClient, union_scopes
 from ostiary.client.registration import ClientProfile
 
@@ -356,3 +356,32 @@ async def test_invalid_client_at_the_token_endpoint_registers_again_once() -> No
     assert world.registrations == 2 and len(person.opened) == 2
     assert "registering again" in " ".join(messages)
     assert messages[-1] == f"Signed in to {MCP}."
+
+
+class CountingStore(MemoryStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+
+    def get_session(self, resource: str) -> Session | None:
+        self.reads += 1
+        return super().get_session(resource)
+
+
+async def test_a_stream_of_requests_reads_the_store_once() -> None:
+    world, store, clock = World(), CountingStore(), Clock()
+    person = Person(world)
+    client = make_client(world, store, person, clock)
+    assert (await rpc(client, world, "tools/list")).status_code == 200
+    before = store.reads
+    for _ in range(5):
+        assert (await rpc(client, world, "tools/list")).status_code == 200
+    assert store.reads - before == 1  # the first read is kept while the token is fresh
+    clock.now += 3600 - 30  # near expiry: the store is read again and the token refreshed
+    assert (await rpc(client, world, "tools/list")).status_code == 200
+    assert world.grants[-1]["grant_type"] == "refresh_token"
+    session = store.get_session(MCP)
+    assert session is not None and session.tokens is not None
+    world.tokens[session.tokens.access_token].alive = False  # revoked: the kept token is dropped
+    assert (await rpc(client, world, "tools/list")).status_code == 200
+    assert world.grants[-1]["grant_type"] == "refresh_token"
