@@ -18,34 +18,12 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.support.flows import (
-    CallbackListener,
-    Pkce,
-    authorization_url,
-    authorize_with_httpx,
-    code_form,
-    query_of,
-)
+from tests.support.flows import CallbackListener, sign_in
 from tests.support.header_proxy import header_proxy
 from tests.support.node import node, npm_install
-from tests.support.process import RunningServer, free_port, running_server
+from tests.support.process import free_port, running_server
 
 SUITE = "@modelcontextprotocol/conformance@0.1.16"
-
-
-def access_token(server: RunningServer, public: str, callback: CallbackListener) -> str:
-    client_id, _ = server.add_client("--name", "Suite", "--redirect-uri", callback.redirect_uri)
-    pkce = Pkce.new()
-    url = authorization_url(
-        public, client_id=client_id, redirect_uri=callback.redirect_uri, pkce=pkce, state="d"
-    )
-    with httpx.Client(timeout=10) as http:
-        location = authorize_with_httpx(http, url, username="admin", password=server.admin_password)
-        form = code_form(query_of(location)["code"], pkce, client_id, callback.redirect_uri, public)
-        issued = http.post(f"{public}/token", data=form)
-    assert issued.status_code == 200, issued.text
-    token: str = issued.json()["access_token"]
-    return token
 
 
 def run_scenario(url: str, results: Path) -> dict[str, Any]:
@@ -71,7 +49,8 @@ def test_dns_rebinding_scenario_passes_with_a_token(
         public = f"http://127.0.0.1:{proxy.port}"
         monkeypatch.setenv("OSTIARY_PUBLIC_URL", public)
         with running_server(tmp_path / "as", port=server_port) as server:
-            proxy.value = f"Bearer {access_token(server, public, callback)}"
+            token = sign_in(server, callback, issuer=public)["access_token"]
+            proxy.value = f"Bearer {token}"
             checks = run_scenario(f"{public}/mcp", tmp_path / "with-token")
 
             rejected = checks["localhost-host-rebinding-rejected"]

@@ -19,54 +19,16 @@ import pytest
 from mcp.client.session import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
-from tests.support.flows import (
-    CallbackListener,
-    Pkce,
-    authorization_url,
-    authorize_with_httpx,
-    code_form,
-    query_of,
-)
+from tests.support.flows import CallbackListener, sign_in
 from tests.support.process import RunningServer, free_port, running_server
 
 PRM = "/.well-known/oauth-protected-resource/mcp"
-SCOPES = "tools:read tools:execute"
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[RunningServer]:
     with running_server(tmp_path / "as") as running:
         yield running
-
-
-def sign_in(
-    server: RunningServer,
-    callback: CallbackListener,
-    *,
-    resource: str | None = None,
-    scope: str = SCOPES,
-) -> dict[str, Any]:
-    """A public client, login and consent with httpx; the token response and the client id."""
-    resource = resource or f"{server.issuer}/mcp"
-    client_id, _ = server.add_client("--name", "Desktop", "--redirect-uri", callback.redirect_uri)
-    pkce = Pkce.new()
-    url = authorization_url(
-        server.issuer,
-        client_id=client_id,
-        redirect_uri=callback.redirect_uri,
-        pkce=pkce,
-        state="m",
-        scope=scope,
-        resource=resource,
-    )
-    with httpx.Client(timeout=10) as http:
-        location = authorize_with_httpx(http, url, username="admin", password=server.admin_password)
-        form = code_form(query_of(location)["code"], pkce, client_id, callback.redirect_uri, "")
-        issued = http.post(f"{server.issuer}/token", data=form | {"resource": resource})
-    assert issued.status_code == 200, issued.text
-    body: dict[str, Any] = issued.json()
-    assert set(body["scope"].split()) == set(scope.split())
-    return body | {"client_id": client_id}
 
 
 def bearer(token: str) -> httpx2.AsyncClient:

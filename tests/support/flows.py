@@ -274,3 +274,42 @@ def oauth_error(response: httpx.Response) -> str:
     error = response.json()["error"]
     assert isinstance(error, str)
     return error
+
+
+def sign_in(
+    server: RunningServer,
+    callback: CallbackListener,
+    *,
+    issuer: str | None = None,
+    resource: str | None = None,
+    scope: str = SCOPES,
+    username: str = "admin",
+    password: str | None = None,
+) -> dict[str, Any]:
+    """A new public client, then login and consent with httpx: the token response, with the
+    client id added. ``issuer`` is the URL the server is reached at (its issuer by default);
+    ``resource`` is its ``/mcp`` unless given."""
+    issuer = issuer or server.issuer
+    client_id, _ = server.add_client("--name", "Desktop", "--redirect-uri", callback.redirect_uri)
+    pkce = Pkce.new()
+    url = authorization_url(
+        issuer,
+        client_id=client_id,
+        redirect_uri=callback.redirect_uri,
+        pkce=pkce,
+        state="m",
+        scope=scope,
+        resource=resource or f"{issuer}/mcp",
+    )
+    with httpx.Client(timeout=10) as http:
+        location = authorize_with_httpx(
+            http, url, username=username, password=password or server.admin_password
+        )
+        form = code_form(query_of(location)["code"], pkce, client_id, callback.redirect_uri, issuer)
+        if resource is not None:
+            form["resource"] = resource
+        issued = http.post(f"{issuer}/token", data=form)
+    assert issued.status_code == 200, issued.text
+    body: dict[str, Any] = issued.json()
+    assert set(body["scope"].split()) == set(scope.split())
+    return body | {"client_id": client_id}

@@ -65,14 +65,16 @@ def running_server(
     *extra: str,
     ready_path: str = "/.well-known/oauth-authorization-server",
     port: int | None = None,
+    command: str = "serve",
 ) -> Iterator[RunningServer]:
-    """Start ``ostiary serve`` and wait until its metadata answers; stop it afterwards."""
+    """Start ``ostiary serve`` (or ``command``: ``gateway``) and wait until its metadata
+    answers; stop it afterwards."""
     port = port or free_port()
     env = {**os.environ, "OSTIARY_DATA_DIR": str(data_dir)}
     database = database or f"sqlite:///{data_dir / 'ostiary.sqlite3'}"
     env["OSTIARY_DATABASE"] = database
     proc = subprocess.Popen(
-        [OSTIARY, "serve", "--port", str(port), "--log-level", "warning", *extra],
+        [OSTIARY, command, "--port", str(port), "--log-level", "warning", *extra],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -16,6 +16,7 @@ class LazyGroup(click.Group):
         "audit": ("ostiary.cli.audit", "audit"),
         "grant": ("ostiary.cli.grants", "grant_group"),
         "serve": ("ostiary.cli.serve", "serve"),
+        "gateway": ("ostiary.cli.gateway", "gateway"),
         "user": ("ostiary.cli.users", "user_group"),
         "client": ("ostiary.cli.clients", "client_group"),
         "key": ("ostiary.cli.keys", "key_group"),

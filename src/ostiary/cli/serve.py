@@ -15,9 +15,10 @@ import logging
 import secrets
 import socket
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 import uvicorn
@@ -247,53 +248,92 @@ async def serve_resource_only(
         await verifier.aclose()
 
 
-@click.command("serve")
-@click.option("--host", help="Address to listen on [OSTIARY_HOST; default 127.0.0.1].")
-@click.option("--port", type=int, help="Port [OSTIARY_PORT; default 8000].")
-@click.option("--public-url", help="The issuer URL [OSTIARY_PUBLIC_URL; default http://HOST:PORT].")
-@click.option("--access-token-ttl", type=int, help="Seconds [OSTIARY_ACCESS_TOKEN_TTL; 3600].")
-@click.option(
-    "--refresh-token-ttl", type=int, help="Seconds, sliding [OSTIARY_REFRESH_TOKEN_TTL; 30 days]."
-)
-@click.option("--resource", multiple=True, help="Another protected resource URL (repeatable).")
-@click.option(
-    "--templates",
-    type=click.Path(path_type=Path, file_okay=False, exists=True),
-    help="Folder of templates overriding the built-in pages.",
-)
-@click.option("--log-level", type=click.Choice(["critical", "error", "warning", "info", "debug"]))
-@click.option(
-    "--signing-alg",
-    type=click.Choice(["ES256", "RS256", "EdDSA", "Ed25519"]),
-    help="Algorithm of a newly generated signing key [OSTIARY_SIGNING_ALG; ES256].",
-)
-@click.option(
-    "--allow-loopback-metadata",
-    is_flag=True,
-    default=None,
-    help="TESTS ONLY: fetch client metadata documents from loopback hosts, plain http too "
-    "[OSTIARY_ALLOW_LOOPBACK_METADATA; off].",
-)
-@click.option("--app", "mcp_app", metavar="MODULE:ATTR", help="Serve this MCP app at /mcp.")
-@click.option(
+SERVER_OPTIONS: list[Callable[[Any], Any]] = [
+    click.option("--host", help="Address to listen on [OSTIARY_HOST; default 127.0.0.1]."),
+    click.option("--port", type=int, help="Port [OSTIARY_PORT; default 8000]."),
+    click.option(
+        "--public-url", help="The issuer URL [OSTIARY_PUBLIC_URL; default http://HOST:PORT]."
+    ),
+    click.option("--access-token-ttl", type=int, help="Seconds [OSTIARY_ACCESS_TOKEN_TTL; 3600]."),
+    click.option(
+        "--refresh-token-ttl",
+        type=int,
+        help="Seconds, sliding [OSTIARY_REFRESH_TOKEN_TTL; 30 days].",
+    ),
+    click.option("--resource", multiple=True, help="Another protected resource URL (repeatable)."),
+    click.option(
+        "--templates",
+        type=click.Path(path_type=Path, file_okay=False, exists=True),
+        help="Folder of templates overriding the built-in pages.",
+    ),
+    click.option(
+        "--log-level", type=click.Choice(["critical", "error", "warning", "info", "debug"])
+    ),
+    click.option(
+        "--signing-alg",
+        type=click.Choice(["ES256", "RS256", "EdDSA", "Ed25519"]),
+        help="Algorithm of a newly generated signing key [OSTIARY_SIGNING_ALG; ES256].",
+    ),
+    click.option(
+        "--allow-loopback-metadata",
+        is_flag=True,
+        default=None,
+        help="TESTS ONLY: fetch client metadata documents from loopback hosts, plain http too "
+        "[OSTIARY_ALLOW_LOOPBACK_METADATA; off].",
+    ),
+]
+POLICY_OPTION: Callable[[Any], Any] = click.option(
     "--policy",
     type=click.Path(path_type=Path, dir_okay=False, exists=True),
     help="TOML scope policy for /mcp.",
 )
-@click.option("--trust-issuer", metavar="URL", help="Resource server only, trusting this issuer.")
-@click.option("--introspection", is_flag=True, help="With --trust-issuer: ask its /introspect.")
-@click.option("--client-id", help="With --introspection: this resource server's client id.")
-@click.option(
-    "--client-secret-file",
-    type=click.Path(path_type=Path, dir_okay=False, exists=True),
-    help="With --introspection: a file holding the client secret.",
-)
-@click.option(
-    "--allow-http-loopback-issuer",
-    is_flag=True,
-    help="TESTS ONLY: trust an issuer on a loopback host over plain http.",
-)
-@store_options
+TRUST_OPTIONS: list[Callable[[Any], Any]] = [
+    click.option(
+        "--trust-issuer", metavar="URL", help="Resource server only, trusting this issuer."
+    ),
+    click.option("--introspection", is_flag=True, help="With --trust-issuer: ask its /introspect."),
+    click.option("--client-id", help="With --introspection: this resource server's client id."),
+    click.option(
+        "--client-secret-file",
+        type=click.Path(path_type=Path, dir_okay=False, exists=True),
+        help="With --introspection: a file holding the client secret.",
+    ),
+    click.option(
+        "--allow-http-loopback-issuer",
+        is_flag=True,
+        help="TESTS ONLY: trust an issuer on a loopback host over plain http.",
+    ),
+]
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def server_options(function: _F) -> _F:
+    """Where and how the server listens, its tokens and pages, and its store."""
+    function = store_options(function)
+    for option in reversed(SERVER_OPTIONS):
+        function = option(function)
+    return function
+
+
+def policy_option(function: _F) -> _F:
+    """``--policy FILE``: the TOML scope policy of ``/mcp``."""
+    return POLICY_OPTION(function)  # type: ignore[no-any-return]
+
+
+def trust_options(function: _F) -> _F:
+    """``--trust-issuer`` and how to verify its tokens (JWKS or introspection)."""
+    for option in reversed(TRUST_OPTIONS):
+        function = option(function)
+    return function
+
+
+@click.command("serve")
+@server_options
+@click.option("--app", "mcp_app", metavar="MODULE:ATTR", help="Serve this MCP app at /mcp.")
+@policy_option
+@trust_options
 def serve(  # click passes every option by name
     *,
     mcp_app: str | None,

@@ -20,7 +20,7 @@ Lifespan events pass through; WebSocket connections are closed (MCP does not use
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -47,6 +47,10 @@ PREFLIGHT_HEADERS = [
     (b"access-control-allow-headers", b"MCP-Protocol-Version"),
     (b"access-control-max-age", b"600"),
 ]
+
+
+Denied = Callable[[Sequence[Operation], VerifiedToken, Refusal], None]
+"""Told of each request a valid token was refused by the policy (403), e.g. to audit it."""
 
 
 class ClientGone(Exception):
@@ -135,8 +139,10 @@ class ProtectedMCP:
         allowed_hosts: Iterable[str] | None = None,
         max_body: int = MAX_BODY,
         max_sessions: int = DEFAULT_LIMIT,
+        on_denied: Denied | None = None,
     ) -> None:
         self.app = app
+        self.on_denied = on_denied
         self.verifier = verifier
         self.policy = policy or ScopePolicy()
         self.resource = ProtectedResource.create(
@@ -250,16 +256,21 @@ class ProtectedMCP:
     def _authorize(self, request: _Request, verified: VerifiedToken) -> Refusal | None:
         metadata_url = self.metadata_url
         try:
-            decision = self.policy.decide(request.operations())
+            operations = request.operations()
         except MalformedRequest as exc:
             return challenges.invalid_request(metadata_url, exc.description)
+        decision = self.policy.decide(operations)
+        refusal: Refusal | None = None
         if decision.denied is not None:
-            return challenges.forbidden(decision.denied)
-        missing = self.policy.missing(decision.required, verified.scopes)
-        if missing:
+            refusal = challenges.forbidden(decision.denied)
+        elif missing := self.policy.missing(decision.required, verified.scopes):
             description = f"this operation also needs {format_scope(missing)}"
             scope = self.policy.challenge_scope(decision.required)
-            return challenges.insufficient_scope(metadata_url, scope, description)
+            refusal = challenges.insufficient_scope(metadata_url, scope, description)
+        if refusal is not None:
+            if self.on_denied is not None:
+                self.on_denied(operations, verified, refusal)
+            return refusal
         session_id = request.header("mcp-session-id")
         if session_id is not None and not self.sessions.owned_by(session_id, _owner(verified)):
             return challenges.not_found("session not found")

@@ -14,6 +14,8 @@ Defaults (``ScopePolicy()``):
   ``resources:read`` (REQ-RS-11: a broader scope satisfies a narrower one; transitive).
 - Per-tool, per-resource (exact URI or URI prefix, longest prefix wins) and per-prompt
   overrides add scopes to the method's own: an override can never weaken the default.
+- ``hide_denied_tools``: a gateway leaves out of ``tools/list`` the tools the caller's token
+  may not call (calling one is refused all the same).
 - ``baseline`` (the read scopes) is what a tokenless request that needs nothing specific is
   told to ask for, so a first authorization stays minimal and step-up adds the rest.
 
@@ -67,6 +69,7 @@ class ScopePolicy:
         implies: Mapping[str, Iterable[str]] | None = None,
         baseline: Iterable[str] = DEFAULT_BASELINE,
         unknown: Literal["token", "deny"] = "token",
+        hide_denied_tools: bool = False,
     ) -> None:
         self._methods = dict(DEFAULT_METHODS)
         self._methods.update({m: frozenset(s) for m, s in (methods or {}).items()})
@@ -74,6 +77,7 @@ class ScopePolicy:
         self._implies = {k: frozenset(v) for k, v in chosen.items()}
         self.baseline = frozenset(baseline)
         self.unknown = unknown
+        self.hide_denied_tools = hide_denied_tools
         self._tools: dict[str, frozenset[str]] = {}
         self._prompts: dict[str, frozenset[str]] = {}
         self._resources: dict[str, frozenset[str]] = {}

@@ -3,6 +3,7 @@
 Format (every table optional)::
 
     unknown = "token"                  # or "deny"
+    hide_denied_tools = false          # a gateway's tools/list shows only callable tools
     baseline = ["tools:read", "resources:read", "prompts:read"]
 
     [methods]                          # replaces a method's default
@@ -32,7 +33,7 @@ from ostiary.core.errors import InvalidScope
 from ostiary.core.scopes import parse_scope
 from ostiary.resource.policy import ScopePolicy
 
-_TABLES = {"unknown", "baseline", "methods", "implies", "tools", "prompts", "resources"}
+_TABLES = {"unknown", "hide_denied_tools", "baseline", "methods", "implies", "tools", "prompts", "resources"}
 
 
 class PolicyFileError(ValueError):
@@ -82,7 +83,14 @@ def policy_from_dict(data: dict[str, Any]) -> ScopePolicy:
     unknown = data.get("unknown", "token")
     if unknown not in ("token", "deny"):
         raise PolicyFileError('unknown: expected "token" or "deny"')
-    options: dict[str, Any] = {"methods": _mapping(data, "methods"), "unknown": unknown}
+    hide = data.get("hide_denied_tools", False)
+    if not isinstance(hide, bool):
+        raise PolicyFileError("hide_denied_tools: expected true or false")
+    options: dict[str, Any] = {
+        "methods": _mapping(data, "methods"),
+        "unknown": unknown,
+        "hide_denied_tools": hide,
+    }
     if "implies" in data:
         options["implies"] = _mapping(data, "implies")
     if "baseline" in data:

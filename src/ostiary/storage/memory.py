@@ -6,7 +6,7 @@ every method is atomic, which is what the contract demands of the SQL stores.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import replace
 
 from ostiary.core.models import (
@@ -229,8 +229,10 @@ class MemoryStorage:
     async def append_audit_many(self, events: Sequence[AuditEvent]) -> None:
         self.audit.extend(events)
 
-    async def list_audit(self, since: int = 0, limit: int = 1000) -> list[AuditEvent]:
-        found = [e for e in self.audit if e.at >= since]
+    async def list_audit(
+        self, since: int = 0, limit: int = 1000, events: Collection[str] | None = None
+    ) -> list[AuditEvent]:
+        found = [e for e in self.audit if e.at >= since and (events is None or e.event in events)]
         return found[-limit:] if limit else []
 
     # signing keys

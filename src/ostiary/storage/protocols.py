@@ -6,7 +6,7 @@ rotation are decided by the store itself, atomically, so two racing callers can 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Protocol
 
 from ostiary.core.models import (
@@ -89,8 +89,11 @@ class AuditStore(Protocol):
     async def append_audit_many(self, events: Sequence[AuditEvent]) -> None:
         """Append several events in one transaction, in order."""
 
-    async def list_audit(self, since: int = 0, limit: int = 1000) -> list[AuditEvent]:
-        """Events at or after ``since``, oldest first, at most ``limit`` (the newest ones)."""
+    async def list_audit(
+        self, since: int = 0, limit: int = 1000, events: Collection[str] | None = None
+    ) -> list[AuditEvent]:
+        """Events at or after ``since`` (of the kinds in ``events``, when given), oldest first,
+        at most ``limit`` (the newest ones)."""
 
 
 class AuthorizationCodeStore(Protocol):

@@ -526,6 +526,9 @@ async def test_audit_trail(store: Storage) -> None:
     bare = AuditEvent(NOW + 9, "login", "failure")
     await store.append_audit(bare)
     same((await store.list_audit(since=NOW + 9))[0], bare)
+    assert await store.list_audit(events={"event-1", "event-4"}) == [events[1], events[4]]
+    assert await store.list_audit(events={"login"}, limit=5) == [bare]
+    assert await store.list_audit(events=set()) == []
 
 
 async def test_audit_events_appended_in_one_batch(store: Storage) -> None:

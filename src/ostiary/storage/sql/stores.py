@@ -8,7 +8,7 @@ racing callers, in this process or another.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -229,13 +229,13 @@ class SqlStorage:
 
         await self._run.write(work)
 
-    async def list_audit(self, since: int = 0, limit: int = 1000) -> list[AuditEvent]:
-        stmt = (
-            select(*audit_events.c)
-            .where(audit_events.c.at >= since)
-            .order_by(audit_events.c.at.desc(), audit_events.c.id.desc())
-            .limit(limit)
-        )
+    async def list_audit(
+        self, since: int = 0, limit: int = 1000, events: Collection[str] | None = None
+    ) -> list[AuditEvent]:
+        stmt = select(*audit_events.c).where(audit_events.c.at >= since)
+        if events is not None:
+            stmt = stmt.where(audit_events.c.event.in_(list(events)))
+        stmt = stmt.order_by(audit_events.c.at.desc(), audit_events.c.id.desc()).limit(limit)
         rows = await self._run.read(lambda conn: list(conn.execute(stmt)))
         return [codec.to_audit(r) for r in reversed(rows)]
 
