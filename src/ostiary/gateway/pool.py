@@ -21,7 +21,7 @@ from ostiary.gateway.tool_filter import ToolFilter
 from ostiary.gateway.upstream_process import UpstreamProcess, upstream_env
 from ostiary.resource.tokens import VerifiedToken
 
-log = logging.getLogger("ostiary.gateway")
+log = logging.getLogger("ostiary.gateway.upstream")  # process lifecycle, with its stderr
 
 Owner = tuple[str, str]
 UserName = Callable[[VerifiedToken], Awaitable[str]]
