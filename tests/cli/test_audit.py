@@ -115,3 +115,30 @@ def test_an_empty_trail_prints_nothing(runner: CliRunner) -> None:
     result = invoke(runner, "audit")
     assert result.exit_code == 0, result.output
     assert result.stdout == ""
+
+
+def test_calls_shows_only_the_gateway_calls_in_columns(runner: CliRunner, data_dir: Path) -> None:
+    from ostiary.gateway.call_audit import CallRecord, to_event
+    from ostiary.resource.tokens import VerifiedToken
+
+    token = VerifiedToken("u-alice", "notes-app", frozenset(), (), "iss", 0, "g1", {"jti": "t-1"})
+    allowed = CallRecord(token, "tools/call", "write_file", "allowed", "ok", 2.25)
+    denied = CallRecord(token, "tools/call", "rm", "denied", "denied", None, "403 x: needs more")
+    seed(
+        data_dir,
+        [
+            AuditEvent(NOV_27, "login", "success", "u-alice"),
+            to_event(allowed, NOV_27 + 1),
+            to_event(denied, NOV_27 + 2),
+        ],
+    )
+    result = invoke(runner, "audit", "--calls")
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        "2026-11-27T00:00:01Z\tuser=alice\tclient=notes-app\ttoken=t-1\tmethod=tools/call"
+        "\tname=write_file\tdecision=allowed\tlatency_ms=2.2\toutcome=ok",
+        "2026-11-27T00:00:02Z\tuser=alice\tclient=notes-app\ttoken=t-1\tmethod=tools/call"
+        "\tname=rm\tdecision=denied\tlatency_ms=-\toutcome=denied\terror=403_x:_needs_more",
+    ]
+    everything = invoke(runner, "audit")
+    assert len(everything.output.splitlines()) == 3
