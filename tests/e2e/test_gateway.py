@@ -444,3 +444,35 @@ async def test_an_http_upstream_gets_the_gateway_credentials_never_the_client_to
     assert all("\r\nx-user-key: admin-only\r\n" in head for head in heads), heads
     echo = [r for r in rows if r["name"] == "echo"]
     assert echo and echo[0]["outcome"] == "ok" and echo[0]["user"] == "admin"
+
+
+async def test_trust_issuer_makes_the_gateway_a_resource_server_for_another_server(
+    tmp_path: Path, callback: CallbackListener
+) -> None:
+    port = free_port()
+    mcp = f"http://127.0.0.1:{port}/mcp"
+    prm = "/.well-known/oauth-protected-resource/mcp"
+    with running_server(tmp_path / "as", None, "--resource", mcp) as issuer:
+        args = ["--trust-issuer", issuer.issuer, "--allow-http-loopback-issuer"]
+        args += ["--", *everything(), "stdio"]
+        with running_server(
+            tmp_path / "gw", None, *args, command="gateway", ready_path=prm, port=port
+        ) as server:
+            async with httpx.AsyncClient(timeout=10) as http:
+                document = (await http.get(f"{server.issuer}{prm}")).json()
+                assert document["authorization_servers"] == [issuer.issuer]
+                assert (await http.get(f"{server.issuer}/login")).status_code == 404
+            token = sign_in(issuer, callback, resource=mcp)["access_token"]
+            answer = await session_call(mcp, token, "echo", {"message": "trusted"})
+            assert answer["content"][0]["text"] == "Echo: trusted"
+            # a token the issuer made for its own /mcp is not for this gateway
+            own = sign_in(issuer, callback)["access_token"]
+            async with httpx.AsyncClient(timeout=10) as http:
+                headers = {"Authorization": f"Bearer {own}", "Accept": ACCEPT}
+                refused = await http.post(mcp, json=initialize_request(), headers=headers)
+            assert refused.status_code == 401
+            rows = calls(server)
+    echo = [r for r in rows if r["name"] == "echo"]
+    assert len(echo) == 1 and echo[0]["outcome"] == "ok"
+    assert echo[0]["user"] not in ("-", "admin")  # the issuer's subject: no user list here
+    assert [user for user, _ in started(server)] == [echo[0]["user"]]

@@ -200,7 +200,14 @@ async def run_gateway(
     settings: AuthServerSettings, options: McpOptions, upstream: Upstream
 ) -> None:
     policy = gateway_policy(options.policy)
-    keys = None if options.trust_issuer else server_keys(settings)
+    if options.trust_issuer is None:
+        keys = server_keys(settings)
+    else:  # no keys of its own; its data folder holds the call audit's database
+        keys = None
+        try:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CliError(f"cannot create data folder {settings.data_dir}: {exc}") from None
     sock = listen(settings.host, settings.port)
     async with opened_storage(settings) as storage:
         audit = CallAudit(storage)
