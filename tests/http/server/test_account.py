@@ -206,3 +206,35 @@ async def test_the_tenant_account_page_lives_under_the_issuer_path(tenant: Serve
     page = await tenant.browser.get("/tenant1/account")
     assert page.status_code == 200
     assert 'action="/tenant1/account/revoke"' in page.text
+
+
+async def test_a_stepped_up_client_is_one_application_and_revoking_it_ends_every_grant(
+    server: Server,
+) -> None:
+    """A client that steps up (403 insufficient_scope, then a new authorization for more
+    scopes, as the TypeScript SDK, mcp-remote and the MCP Inspector do) holds two live grants;
+    the person still sees one application, and revoking it kills the tokens of both."""
+    first = await server.tokens(scope="tools:read")
+    server.clock.advance(120)
+    second = await server.tokens(scope="tools:read tools:execute")
+    assert len(await grant_ids(server)) == 2
+
+    page = await server.browser.get("/account")
+    text = html.unescape(page.text)
+    assert text.count(PUBLIC_NAME) == 1
+    assert SCOPE_TEXT["tools:read"] in text and SCOPE_TEXT["tools:execute"] in text
+    assert 'Authorized <span class="authorized">2023-11-14 22:13 UTC</span>' in text  # the first
+    assert 'last used <span class="last-used">2023-11-14 22:15 UTC</span>' in text  # the last
+    [grant_id] = GRANT_FIELD.findall(page.text)
+    assert grant_id == (await grant_ids(server))[0]  # the newest
+
+    response = await server.browser.post(
+        "/account/revoke", data={"csrf_token": field(CSRF_FIELD, page.text), "grant_id": grant_id}
+    )
+    assert response.status_code == 303
+    assert await grant_ids(server) == []
+    for tokens in (first, second):
+        refresh = await server.refresh(tokens["refresh_token"])
+        assert refresh.json()["error"] == "invalid_grant"
+    revoked = [e for e in server.storage.audit if e.event == "grant_revoked"]
+    assert [(e.outcome, e.detail) for e in revoked] == [("success", "by user")] * 2

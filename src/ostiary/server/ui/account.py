@@ -42,8 +42,8 @@ class AccountViews:
                 "grant_id": app.grant.grant_id,
                 "client_name": app.client_name,
                 "scopes": [{"name": n, "description": d} for n, d in app.scopes],
-                "authorized": when(app.grant.created_at),
-                "last_used": when(app.grant.last_used_at),
+                "authorized": when(app.authorized_at),
+                "last_used": when(app.last_used_at),
             }
             for app in apps
         ]
