@@ -17,9 +17,11 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -29,7 +31,13 @@ import pytest
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from playwright.sync_api import Page
-from tests.support.js_clients import JsonLines, answer_sign_in, approve_in_browser, reported
+from tests.support.js_clients import (
+    ARTIFACTS,
+    JsonLines,
+    answer_sign_in,
+    approve_in_browser,
+    reported,
+)
 from tests.support.node import node, npm_install
 from tests.support.process import RunningServer, free_port, running_server
 
@@ -245,3 +253,128 @@ def test_mcp_remote(tmp_path: Path, page: Page) -> None:
             assert second["added"].is_error is False, second["added"]
             titles = [n["title"] for n in second["notes"].structured_content["result"]]
             assert titles == ["via", "via"]  # one note from each run
+
+
+INSPECTOR_STEPS = [
+    "connect: sign-in and consent in Chromium",
+    "tools/list in the UI",
+    "tools/call with step-up in the UI",
+    "account page lists the Inspector",
+]
+
+
+@contextmanager
+def running_inspector(tmp_path: Path, mcp_url: str) -> Iterator[str]:
+    """The Inspector's web UI for ``mcp_url`` (secrets in memory); its URL with the API token."""
+    launcher = npm_install(INSPECTOR) / "@modelcontextprotocol/inspector/clients/launcher/build"
+    port = free_port()
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),  # ~/.mcp-inspector
+        "CLIENT_PORT": str(port),
+        "MCP_SANDBOX_PORT": "0",
+        "MCP_APP_ORIGIN_PORT": "0",
+        "MCP_AUTO_OPEN_ENABLED": "false",
+        "MCP_INSPECTOR_SECRET_STORE": "memory",
+        "MCP_INSPECTOR_API_TOKEN": "ostiary-e2e",
+    }
+    args = ["--web", "--transport", "http", "--server-url", mcp_url]
+    program = JsonLines([node(), str(launcher / "index.js"), *args], env=env)
+    url = f"http://127.0.0.1:{port}/?MCP_INSPECTOR_API_TOKEN=ostiary-e2e"
+    try:
+        deadline = time.monotonic() + 60
+        while "is up and running" not in program.stdout:
+            assert program.process.poll() is None, program.stdout + program.stderr
+            assert time.monotonic() < deadline, program.stdout + program.stderr
+            time.sleep(0.1)
+        yield url
+    finally:
+        program.stop()
+
+
+def shot(page: Page, name: str) -> Path:
+    """A full-page screenshot under ``artifacts/inspector/``."""
+    path = ARTIFACTS / "inspector" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(path), full_page=True)
+    assert path.read_bytes().startswith(b"\x89PNG"), path
+    return path
+
+
+def sign_in_page(page: Page, password: str) -> None:
+    page.wait_for_url("**/login?**")
+    assert page.title() == "Sign in · Ostiary"
+    assert page.locator(".lead").inner_text() == "to continue to MCP Inspector"
+    shot(page, "login.png")
+    page.fill("#username", "admin")
+    page.fill("#password", password)
+    with page.expect_navigation():
+        page.click("button[type=submit]")
+
+
+def consent_page(page: Page, name: str) -> list[str]:
+    """Approve every scope on the consent page; the scopes it offered."""
+    page.wait_for_selector("button[value=approve]")
+    assert page.locator("h1").inner_text() == "MCP Inspector wants to access your account"
+    boxes = page.locator("input[type=checkbox][name=scope]")
+    offered = [str(boxes.nth(i).get_attribute("value")) for i in range(boxes.count())]
+    shot(page, name)
+    page.click("button[value=approve]")
+    return offered
+
+
+def add_note(page: Page) -> None:
+    """Open ``add_note`` in the Tools tab, fill its form and execute it."""
+    page.get_by_text("Tools", exact=True).first.click()
+    page.get_by_text("add_note", exact=True).first.click()
+    page.get_by_role("textbox", name="Title").fill("from the Inspector")
+    page.get_by_role("textbox", name="Body").fill("hello")
+    page.get_by_role("button", name="Execute Tool").click()
+
+
+@pytest.mark.timeout(240)
+def test_mcp_inspector(tmp_path: Path, page: Page) -> None:
+    shutil.rmtree(ARTIFACTS / "inspector", ignore_errors=True)
+    page.set_viewport_size({"width": 1280, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    with (
+        running_server(tmp_path / "as") as server,
+        running_inspector(tmp_path, f"{server.issuer}/mcp") as inspector,
+        reported(f"MCP Inspector {INSPECTOR.rsplit('@', 1)[1]}", INSPECTOR_STEPS) as steps,
+    ):
+        inspector_origin = inspector.split("/?")[0]
+        with steps.step(INSPECTOR_STEPS[0]):
+            page.goto(inspector)
+            page.locator(".mantine-Switch-track").first.click()
+            sign_in_page(page, server.admin_password)
+            assert set(consent_page(page, "consent.png")) == BASELINE
+            page.wait_for_url(f"{inspector_origin}/**")
+            page.get_by_text("Connected", exact=True).wait_for()
+        with steps.step(INSPECTOR_STEPS[1]):
+            page.get_by_text("Tools", exact=True).first.click()
+            page.get_by_text("Tools (4)").wait_for()
+            for name in NOTES_TOOLS:
+                assert page.get_by_text(name, exact=True).count() >= 1, name
+        with steps.step(INSPECTOR_STEPS[2]):
+            add_note(page)
+            page.get_by_text("Additional permissions required").wait_for()
+            page.get_by_role("button", name="Authorize").click()
+            stepped_up = consent_page(page, "consent-step-up.png")
+            assert {"tools:execute", "resources:write"} <= set(stepped_up), stepped_up
+            page.wait_for_url(f"{inspector_origin}/**")
+            page.get_by_text("Step-up authorization succeeded").wait_for()
+            add_note(page)  # "Retry your action."
+            page.get_by_text("Results", exact=True).wait_for()
+            assert page.get_by_text('"result": 1').count() == 1  # the new note's id
+            page.get_by_text("list_notes", exact=True).first.click()
+            page.get_by_role("button", name="Execute Tool").click()
+            structured = page.get_by_test_id("structured-output")
+            structured.get_by_text('"title": "from the Inspector"').wait_for()
+            shot(page, "inspector-tool-result.png")
+        with steps.step(INSPECTOR_STEPS[3]):
+            page.goto(f"{server.issuer}/account")
+            # two grants (the first sign-in, the step-up), one application to revoke
+            assert page.locator("h2.client").all_inner_texts() == ["MCP Inspector"]
+            shot(page, "account.png")
+    assert errors == [], errors

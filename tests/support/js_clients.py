@@ -76,7 +76,8 @@ def reported(client: str, names: list[str]) -> Iterator[Steps]:
 
 
 class JsonLines:
-    """A running program whose stdout is JSON lines; stderr is kept for failure messages."""
+    """A running program whose stdout is JSON lines (others are kept, not parsed); its
+    stdout and stderr are kept for failure messages."""
 
     def __init__(self, args: list[str], env: dict[str, str] | None = None) -> None:
         self.process = subprocess.Popen(
@@ -89,6 +90,7 @@ class JsonLines:
         )
         self.records: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self.seen: list[dict[str, Any]] = []
+        self.out: list[str] = []
         self.err: list[str] = []
         assert self.process.stdout is not None and self.process.stderr is not None
         self.readers = [
@@ -100,10 +102,9 @@ class JsonLines:
 
     def _read(self, stream: TextIO) -> None:
         for line in stream:
-            try:
+            self.out.append(line)
+            if line.startswith("{"):
                 self.records.put(json.loads(line))
-            except json.JSONDecodeError:
-                self.err.append(f"(stdout) {line}")
         self.records.put(None)
 
     def _keep(self, stream: TextIO) -> None:
@@ -127,6 +128,10 @@ class JsonLines:
         assert self.process.stdin is not None
         self.process.stdin.write(line + "\n")
         self.process.stdin.flush()
+
+    @property
+    def stdout(self) -> str:
+        return "".join(self.out)
 
     @property
     def stderr(self) -> str:
