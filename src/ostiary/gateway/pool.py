@@ -77,7 +77,9 @@ class UpstreamPool:
     async def shared_for(self, token: VerifiedToken) -> SharedSession:
         owner = (token.issuer, token.subject)
         shared = self.sessions.get(owner)
-        if shared is None:
+        if shared is not None:
+            shared.last_active = self._clock()  # not forgotten while its session opens
+        else:
             name = await self._user_name(token)
             if owner in self.sessions:  # created by a concurrent first request
                 return self.sessions[owner]
@@ -122,7 +124,8 @@ class UpstreamPool:
             if shared.running and not shared.busy and now - shared.last_active > self.idle_timeout:
                 log.info("%s: idle for %.0f s, stopping it", shared.label, now - shared.last_active)
                 await shared.stop()
-            if not shared.running and not shared.links and shared.process is None:
+            forgotten = now - shared.last_active > self.idle_timeout
+            if forgotten and not shared.running and not shared.links and shared.process is None:
                 self.sessions.pop(owner, None)
 
     async def run(self) -> None:

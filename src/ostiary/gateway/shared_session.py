@@ -142,6 +142,7 @@ class SharedSession:
         self._handshake_id: int | None = None
         self._start_lock = asyncio.Lock()
         self._crashes: list[float] = []
+        self._restarting: asyncio.Task[None] | None = None
         self.last_active = clock()
         self.restarts = 0
 
@@ -255,7 +256,7 @@ class SharedSession:
         await self._notify_all(f"upstream server exited with code {code} and {note}")
         if restart:
             self.restarts += 1
-            asyncio.get_running_loop().create_task(self._restart())
+            self._restarting = asyncio.get_running_loop().create_task(self._restart())
 
     async def _restart(self) -> None:
         try:
