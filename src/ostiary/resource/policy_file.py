@@ -33,7 +33,16 @@ from ostiary.core.errors import InvalidScope
 from ostiary.core.scopes import parse_scope
 from ostiary.resource.policy import ScopePolicy
 
-_TABLES = {"unknown", "hide_denied_tools", "baseline", "methods", "implies", "tools", "prompts", "resources"}
+_TABLES = {
+    "unknown",
+    "hide_denied_tools",
+    "baseline",
+    "methods",
+    "implies",
+    "tools",
+    "prompts",
+    "resources",
+}
 
 
 class PolicyFileError(ValueError):
