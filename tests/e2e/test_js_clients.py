@@ -109,6 +109,14 @@ def test_typescript_sdk_client(short_lived: RunningServer) -> None:
             with steps.step(TS_STEPS[0]):
                 first = next_step()
                 assert first["step"] == TS_STEPS[0]
+                # every discovery request found its document at the first try
+                assert first["requests"][:5] == [
+                    "POST /mcp 401",
+                    "GET /.well-known/oauth-protected-resource/mcp 200",
+                    "GET /.well-known/oauth-authorization-server 200",
+                    "POST /register 201",
+                    "POST /token 200",
+                ], first["requests"]
                 assert first["server"] == "Ostiary notes"
                 assert first["authorization_server"].rstrip("/") == server.issuer
                 assert first["resource"] == mcp_url

@@ -170,6 +170,7 @@ try {
       token_scope: provider.tokens()?.scope,
       has_refresh_token: Boolean(provider.tokens()?.refresh_token),
       server: client.getServerVersion()?.name,
+      requests: [...statuses],
     };
   });
 
