@@ -4,6 +4,9 @@ Run through ``python3 run.py test``. Required parts (PostgreSQL, Debian's chromi
 the Node.js programs the end-to-end tests install) are checked first; a missing one stops the
 run with a clear message instead of skipping tests.
 Extra arguments go to pytest, which runs in ``OSTIARY_TEST_WORKERS`` processes (3; 0 for one).
+After pytest, the MCP clients written elsewhere (``tests/e2e/test_js_clients.py``: the
+TypeScript SDK, mcp-remote, the MCP Inspector, at pinned versions) get one line per client and
+step, passed or failed; their screenshots are under ``artifacts/``.
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ BIN = Path(sys.executable).parent
 CHROMIUM = os.environ.get("OSTIARY_CHROMIUM", "/usr/bin/chromium")
 POSTGRES = os.environ.setdefault(
     "OSTIARY_TEST_POSTGRES", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
+JS_CLIENTS_REPORT = Path(
+    os.environ.setdefault("OSTIARY_JS_CLIENTS_REPORT", str(ROOT / "artifacts" / "js-clients.txt"))
 )
 
 
@@ -64,6 +70,13 @@ def ensure_postgres() -> None:
         sys.exit(f"MISSING: PostgreSQL at {POSTGRES} (set OSTIARY_TEST_POSTGRES)")
 
 
+def js_clients_summary() -> None:
+    """The per-client, per-step lines the JS client tests wrote (none when not selected)."""
+    if JS_CLIENTS_REPORT.exists():
+        print("\n== MCP clients from elsewhere (pinned npm packages)", flush=True)
+        print(JS_CLIENTS_REPORT.read_text(), end="", flush=True)
+
+
 def main() -> None:
     ensure_postgres()
     ensure_chromium()
@@ -77,7 +90,11 @@ def main() -> None:
     workers = os.environ.get("OSTIARY_TEST_WORKERS", "3")
     parallel = ["-n", workers, "--dist", "loadfile"] if workers != "0" else []
     pytest = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *parallel]
-    step("pytest", [*pytest, *sys.argv[1:]])
+    JS_CLIENTS_REPORT.unlink(missing_ok=True)
+    try:
+        step("pytest", [*pytest, *sys.argv[1:]])
+    finally:
+        js_clients_summary()
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ from playwright.sync_api import Page
 from tests.support.js_clients import (
     ARTIFACTS,
     JsonLines,
+    Steps,
     answer_sign_in,
     approve_in_browser,
     reported,
@@ -46,7 +47,13 @@ pytestmark = pytest.mark.browser
 TS_SDK = "@modelcontextprotocol/sdk@1.32.2"
 MCP_REMOTE = "mcp-remote@0.15.1"
 INSPECTOR = "@modelcontextprotocol/inspector@2.12.0"
+INSPECTOR_LAUNCHER = "@modelcontextprotocol/inspector/clients/launcher/build/index.js"
 
+CLIENT_NAMES = {
+    "@modelcontextprotocol/sdk": "TypeScript SDK",
+    "mcp-remote": "mcp-remote",
+    "@modelcontextprotocol/inspector": "MCP Inspector",
+}
 ROOT = Path(__file__).resolve().parents[2]
 NOTES_TOOLS = ["add_note", "delete_note", "list_notes", "read_note"]
 BASELINE = {"tools:read", "resources:read", "prompts:read"}
@@ -62,11 +69,19 @@ def short_lived(tmp_path: Path) -> Iterator[RunningServer]:
         yield server
 
 
+def label(spec: str) -> str:
+    """``mcp-remote 0.15.1`` for ``mcp-remote@0.15.1``."""
+    name, version = spec.rsplit("@", 1)
+    return f"{CLIENT_NAMES[name]} {version}"
+
+
 def scopes_of(url: str) -> set[str]:
     return set(parse_qs(urlsplit(url).query).get("scope", [""])[0].split())
 
 
+INSTALL = "npm install (cache or registry)"
 TS_STEPS = [
+    INSTALL,
     "discovery, registration, authorization, token",
     "tools/list",
     "tools/call with step-up on 403",
@@ -77,10 +92,18 @@ TS_STEPS = [
 @pytest.mark.timeout(240)
 def test_typescript_sdk_client(short_lived: RunningServer) -> None:
     server = short_lived
-    modules = npm_install(TS_SDK)
+    with reported(label(TS_SDK), TS_STEPS) as steps:
+        with steps.step(INSTALL):
+            modules = npm_install(TS_SDK)
+            executable = node()
+        run_typescript_sdk_client(server, steps, [executable, str(modules)])
+
+
+def run_typescript_sdk_client(server: RunningServer, steps: Steps, node_modules: list[str]) -> None:
     redirect_uri = f"http://127.0.0.1:{free_port()}/callback"
     mcp_url = f"{server.issuer}/mcp"
-    script = [node(), str(ROOT / "tests/js/ts_sdk_client.mjs"), str(modules)]
+    executable, modules = node_modules
+    script = [executable, str(ROOT / "tests/js/ts_sdk_client.mjs"), modules]
     program = JsonLines([*script, mcp_url, redirect_uri, str(EXPIRY_SLACK)])
     browser = httpx.Client(timeout=10)
     authorizations: list[str] = []
@@ -105,52 +128,51 @@ def test_typescript_sdk_client(short_lived: RunningServer) -> None:
             program.send(answered.redirect)
 
     try:
-        with reported(f"TypeScript SDK {TS_SDK.rsplit('@', 1)[1]}", TS_STEPS) as steps:
-            with steps.step(TS_STEPS[0]):
-                first = next_step()
-                assert first["step"] == TS_STEPS[0]
-                # every discovery request found its document at the first try
-                assert first["requests"][:5] == [
-                    "POST /mcp 401",
-                    "GET /.well-known/oauth-protected-resource/mcp 200",
-                    "GET /.well-known/oauth-authorization-server 200",
-                    "POST /register 201",
-                    "POST /token 200",
-                ], first["requests"]
-                assert first["server"] == "Ostiary notes"
-                assert first["authorization_server"].rstrip("/") == server.issuer
-                assert first["resource"] == mcp_url
-                assert first["has_refresh_token"] is True
-                query = parse_qs(urlsplit(first["authorization_url"]).query)
-                assert query["client_id"] == [first["client_id"]]
-                assert query["resource"] == [mcp_url]
-                assert query["code_challenge_method"] == ["S256"]
-                assert scopes_of(first["authorization_url"]) == BASELINE
-                assert set(first["token_scope"].split()) == BASELINE
-                assert sign_ins == [["/login", "consent"]]
-                listed = server.cli("client", "list")
-                assert first["client_id"] in listed.stdout, listed.stdout
-            with steps.step(TS_STEPS[1]):
-                tools = next_step()
-                assert tools["tools"] == NOTES_TOOLS
-            with steps.step(TS_STEPS[2]):
-                called = next_step()
-                assert called["is_error"] is False, called
-                assert called["new_authorizations"] == 1
-                assert {"tools:execute", "resources:write"} <= set(called["step_up_scopes"])
-                assert {"tools:execute", "resources:write"} <= set(called["token_scope"].split())
-                assert sign_ins[1] == ["consent"]  # still signed in: consent to the new scopes
-                assert "from ts" in called["listed"], called
-            with steps.step(TS_STEPS[3]):
-                refreshed = next_step(timeout=ACCESS_TOKEN_TTL + EXPIRY_SLACK + 30)
-                assert refreshed["new_authorizations"] == 0, refreshed
-                assert refreshed["access_token_changed"] is True
-                assert refreshed["refresh_token_rotated"] is True
-                assert refreshed["new_token_sets"] == 1
-                assert "POST /mcp 401" in refreshed["statuses"], refreshed
-                assert "from ts" in refreshed["listed"]
-                assert program.next(10) == {"done": True}
-                assert program.process.wait(timeout=10) == 0, program.stderr
+        with steps.step(TS_STEPS[1]):
+            first = next_step()
+            assert first["step"] == TS_STEPS[1]
+            # every discovery request found its document at the first try
+            assert first["requests"][:5] == [
+                "POST /mcp 401",
+                "GET /.well-known/oauth-protected-resource/mcp 200",
+                "GET /.well-known/oauth-authorization-server 200",
+                "POST /register 201",
+                "POST /token 200",
+            ], first["requests"]
+            assert first["server"] == "Ostiary notes"
+            assert first["authorization_server"].rstrip("/") == server.issuer
+            assert first["resource"] == mcp_url
+            assert first["has_refresh_token"] is True
+            query = parse_qs(urlsplit(first["authorization_url"]).query)
+            assert query["client_id"] == [first["client_id"]]
+            assert query["resource"] == [mcp_url]
+            assert query["code_challenge_method"] == ["S256"]
+            assert scopes_of(first["authorization_url"]) == BASELINE
+            assert set(first["token_scope"].split()) == BASELINE
+            assert sign_ins == [["/login", "consent"]]
+            listed = server.cli("client", "list")
+            assert first["client_id"] in listed.stdout, listed.stdout
+        with steps.step(TS_STEPS[2]):
+            tools = next_step()
+            assert tools["tools"] == NOTES_TOOLS
+        with steps.step(TS_STEPS[3]):
+            called = next_step()
+            assert called["is_error"] is False, called
+            assert called["new_authorizations"] == 1
+            assert {"tools:execute", "resources:write"} <= set(called["step_up_scopes"])
+            assert {"tools:execute", "resources:write"} <= set(called["token_scope"].split())
+            assert sign_ins[1] == ["consent"]  # still signed in: consent to the new scopes
+            assert "from ts" in called["listed"], called
+        with steps.step(TS_STEPS[4]):
+            refreshed = next_step(timeout=ACCESS_TOKEN_TTL + EXPIRY_SLACK + 30)
+            assert refreshed["new_authorizations"] == 0, refreshed
+            assert refreshed["access_token_changed"] is True
+            assert refreshed["refresh_token_rotated"] is True
+            assert refreshed["new_token_sets"] == 1
+            assert "POST /mcp 401" in refreshed["statuses"], refreshed
+            assert "from ts" in refreshed["listed"]
+            assert program.next(10) == {"done": True}
+            assert program.process.wait(timeout=10) == 0, program.stderr
     finally:
         program.stop()
         browser.close()
@@ -158,6 +180,7 @@ def test_typescript_sdk_client(short_lived: RunningServer) -> None:
 
 
 MCP_REMOTE_STEPS = [
+    INSTALL,
     "first run: browser sign-in in Chromium",
     "first run: tools/list over stdio",
     "first run: tools/call over stdio",
@@ -194,7 +217,7 @@ def mcp_remote_session(command: list[str], env: dict[str, str], errlog: Path) ->
             "notes": notes,
         }
 
-    return asyncio.run(talk())
+    return asyncio.run(asyncio.wait_for(talk(), timeout=120))
 
 
 def browse_until_done(
@@ -218,8 +241,15 @@ def browse_until_done(
 
 @pytest.mark.timeout(240)
 def test_mcp_remote(tmp_path: Path, page: Page) -> None:
-    modules = npm_install(MCP_REMOTE)
-    proxy = modules / "mcp-remote" / "dist" / "proxy.js"
+    with reported(label(MCP_REMOTE), MCP_REMOTE_STEPS) as steps:
+        with steps.step(INSTALL):
+            proxy = npm_install(MCP_REMOTE) / "mcp-remote" / "dist" / "proxy.js"
+            executable = node()
+        run_mcp_remote(tmp_path, page, steps, [executable, str(proxy)])
+
+
+def run_mcp_remote(tmp_path: Path, page: Page, steps: Steps, proxy: list[str]) -> None:
+    """mcp-remote as a desktop client starts it: ``node proxy.js URL`` (``npx mcp-remote URL``)."""
     browser, opened = fake_browser(tmp_path)
     config = tmp_path / "mcp-auth"
     env = {
@@ -229,29 +259,25 @@ def test_mcp_remote(tmp_path: Path, page: Page) -> None:
         "MCP_REMOTE_CONFIG_DIR": str(config),
     }
     errlog = tmp_path / "mcp-remote.log"
-    with (
-        running_server(tmp_path / "as") as server,
-        reported(f"mcp-remote {MCP_REMOTE.rsplit('@', 1)[1]}", MCP_REMOTE_STEPS) as steps,
-        ThreadPoolExecutor(1) as worker,
-    ):
-        command = [node(), str(proxy), f"{server.issuer}/mcp"]
+    with running_server(tmp_path / "as") as server, ThreadPoolExecutor(1) as worker:
+        command = [*proxy, f"{server.issuer}/mcp"]
         # Playwright's sync API keeps an event loop in this thread: the MCP client gets its own
         talking = worker.submit(mcp_remote_session, command, env, errlog)
-        with steps.step(MCP_REMOTE_STEPS[0]):
+        with steps.step(MCP_REMOTE_STEPS[1]):
             signed_in = browse_until_done(talking, opened, page, server.admin_password, None)
             assert signed_in, errlog.read_text()
             assert signed_in[0] == (BASELINE, ["login", "consent"]), signed_in
-        with steps.step(MCP_REMOTE_STEPS[1]):
+        with steps.step(MCP_REMOTE_STEPS[2]):
             first = talking.result()
             assert first["tools"] == NOTES_TOOLS
-        with steps.step(MCP_REMOTE_STEPS[2]):
+        with steps.step(MCP_REMOTE_STEPS[3]):
             assert first["added"].is_error is False, first["added"]
             assert "via" in json.dumps(first["notes"].structured_content), first["notes"]
             # tools/call needed tools:execute: mcp-remote asked again, consent only
             assert len(signed_in) == 2, signed_in
             assert {"tools:execute", "resources:write"} <= signed_in[1][0]
             assert signed_in[1][1] == ["consent"]
-        with steps.step(MCP_REMOTE_STEPS[3]):
+        with steps.step(MCP_REMOTE_STEPS[4]):
             stored = list(config.rglob("*_tokens.json"))
             assert stored, list(config.rglob("*"))
             opened_before = opened.read_text()
@@ -264,6 +290,7 @@ def test_mcp_remote(tmp_path: Path, page: Page) -> None:
 
 
 INSPECTOR_STEPS = [
+    INSTALL,
     "connect: sign-in and consent in Chromium",
     "tools/list in the UI",
     "tools/call with step-up in the UI",
@@ -272,9 +299,8 @@ INSPECTOR_STEPS = [
 
 
 @contextmanager
-def running_inspector(tmp_path: Path, mcp_url: str) -> Iterator[str]:
+def running_inspector(tmp_path: Path, launcher: list[str], mcp_url: str) -> Iterator[str]:
     """The Inspector's web UI for ``mcp_url`` (secrets in memory); its URL with the API token."""
-    launcher = npm_install(INSPECTOR) / "@modelcontextprotocol/inspector/clients/launcher/build"
     port = free_port()
     env = {
         "PATH": os.environ["PATH"],
@@ -287,7 +313,7 @@ def running_inspector(tmp_path: Path, mcp_url: str) -> Iterator[str]:
         "MCP_INSPECTOR_API_TOKEN": "ostiary-e2e",
     }
     args = ["--web", "--transport", "http", "--server-url", mcp_url]
-    program = JsonLines([node(), str(launcher / "index.js"), *args], env=env)
+    program = JsonLines([*launcher, *args], env=env)
     url = f"http://127.0.0.1:{port}/?MCP_INSPECTOR_API_TOKEN=ostiary-e2e"
     try:
         deadline = time.monotonic() + 60
@@ -346,25 +372,37 @@ def test_mcp_inspector(tmp_path: Path, page: Page) -> None:
     page.set_viewport_size({"width": 1280, "height": 900})
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    with reported(label(INSPECTOR), INSPECTOR_STEPS) as steps:
+        with steps.step(INSTALL):
+            modules = npm_install(INSPECTOR)
+            launcher = [node(), str(modules / INSPECTOR_LAUNCHER)]
+        try:
+            run_inspector(tmp_path, page, steps, launcher)
+        except BaseException:
+            shot(page, "failure.png")  # where it stopped, for the CI artifacts
+            raise
+    assert errors == [], errors
+
+
+def run_inspector(tmp_path: Path, page: Page, steps: Steps, launcher: list[str]) -> None:
     with (
         running_server(tmp_path / "as") as server,
-        running_inspector(tmp_path, f"{server.issuer}/mcp") as inspector,
-        reported(f"MCP Inspector {INSPECTOR.rsplit('@', 1)[1]}", INSPECTOR_STEPS) as steps,
+        running_inspector(tmp_path, launcher, f"{server.issuer}/mcp") as inspector,
     ):
         inspector_origin = inspector.split("/?")[0]
-        with steps.step(INSPECTOR_STEPS[0]):
+        with steps.step(INSPECTOR_STEPS[1]):
             page.goto(inspector)
             page.locator(".mantine-Switch-track").first.click()
             sign_in_page(page, server.admin_password)
             assert set(consent_page(page, "consent.png")) == BASELINE
             page.wait_for_url(f"{inspector_origin}/**")
             page.get_by_text("Connected", exact=True).wait_for()
-        with steps.step(INSPECTOR_STEPS[1]):
+        with steps.step(INSPECTOR_STEPS[2]):
             page.get_by_text("Tools", exact=True).first.click()
             page.get_by_text("Tools (4)").wait_for()
             for name in NOTES_TOOLS:
                 assert page.get_by_text(name, exact=True).count() >= 1, name
-        with steps.step(INSPECTOR_STEPS[2]):
+        with steps.step(INSPECTOR_STEPS[3]):
             add_note(page)
             page.get_by_text("Additional permissions required").wait_for()
             page.get_by_role("button", name="Authorize").click()
@@ -380,9 +418,8 @@ def test_mcp_inspector(tmp_path: Path, page: Page) -> None:
             structured = page.get_by_test_id("structured-output")
             structured.get_by_text('"title": "from the Inspector"').wait_for()
             shot(page, "inspector-tool-result.png")
-        with steps.step(INSPECTOR_STEPS[3]):
+        with steps.step(INSPECTOR_STEPS[4]):
             page.goto(f"{server.issuer}/account")
             # two grants (the first sign-in, the step-up), one application to revoke
             assert page.locator("h2.client").all_inner_texts() == ["MCP Inspector"]
             shot(page, "account.png")
-    assert errors == [], errors

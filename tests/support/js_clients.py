@@ -53,9 +53,8 @@ class Steps:
         self.outcomes[name] = "passed"
 
     def lines(self) -> list[str]:
-        width = max(len(n) for n in self.names)
         return [
-            f"{self.client}: {name.ljust(width)}  {self.outcomes.get(name, 'not reached')}"
+            f"{self.client:<22} {name:<46} {self.outcomes.get(name, 'not reached')}"
             for name in self.names
         ]
 
