@@ -177,6 +177,7 @@ def run_typescript_sdk_client(server: RunningServer, steps: Steps, node_modules:
         program.stop()
         browser.close()
     assert len(authorizations) == 2
+    assert program.stderr == ""  # the SDK warned about nothing (read to the end by stop())
 
 
 MCP_REMOTE_STEPS = [
@@ -287,6 +288,7 @@ def run_mcp_remote(tmp_path: Path, page: Page, steps: Steps, proxy: list[str]) -
             assert second["added"].is_error is False, second["added"]
             titles = [n["title"] for n in second["notes"].structured_content["result"]]
             assert titles == ["via", "via"]  # one note from each run
+            assert "Warning" not in errlog.read_text()
 
 
 INSPECTOR_STEPS = [
