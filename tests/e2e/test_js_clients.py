@@ -42,6 +42,8 @@ from tests.support.js_clients import (
 from tests.support.node import node, npm_install
 from tests.support.process import RunningServer, free_port, running_server
 
+import ostiary
+
 pytestmark = pytest.mark.browser
 
 TS_SDK = "@modelcontextprotocol/sdk@1.32.2"
@@ -139,7 +141,7 @@ def run_typescript_sdk_client(server: RunningServer, steps: Steps, node_modules:
                 "POST /register 201",
                 "POST /token 200",
             ], first["requests"]
-            assert first["server"] == "Ostiary notes"
+            assert first["server"] == {"name": "Ostiary notes", "version": ostiary.__version__}
             assert first["authorization_server"].rstrip("/") == server.issuer
             assert first["resource"] == mcp_url
             assert first["has_refresh_token"] is True

@@ -169,7 +169,7 @@ try {
       authorization_url: provider.authorizations[0],
       token_scope: provider.tokens()?.scope,
       has_refresh_token: Boolean(provider.tokens()?.refresh_token),
-      server: client.getServerVersion()?.name,
+      server: client.getServerVersion(),
       requests: [...statuses],
     };
   });

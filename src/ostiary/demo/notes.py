@@ -17,6 +17,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.types import ASGIApp
 
+from ostiary import __version__
 from ostiary.resource.mcp_sdk import caller
 from ostiary.resource.policy import ScopePolicy
 
@@ -53,7 +54,11 @@ class Notes:
 def build(notes: Notes | None = None) -> tuple[MCPServer, ScopePolicy]:
     """A fresh notes server and the scope policy that goes with it."""
     store = notes if notes is not None else Notes()
-    server = MCPServer("Ostiary notes", instructions="A small notes store protected by Ostiary.")
+    server = MCPServer(
+        "Ostiary notes",
+        version=__version__,
+        instructions="A small notes store protected by Ostiary.",
+    )
     policy = ScopePolicy()
 
     @server.tool()
