@@ -28,6 +28,7 @@ from ostiary.cli.errors import CliError
 from ostiary.cli.serve import (
     McpOptions,
     banner,
+    configure_logging,
     external_verifier,
     first_start,
     listen,
@@ -350,10 +351,8 @@ def gateway(  # click passes every option by name
         allow_http_loopback_issuer,
     )
     settings = make_settings(**options)
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    configure_logging(settings)
+    # the upstream's stderr and its starts and stops are always shown
     logging.getLogger("ostiary.gateway.upstream").setLevel(logging.INFO)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run_gateway(settings, mcp, target))

@@ -140,6 +140,13 @@ def mcp_app(options: McpOptions) -> tuple[ASGIApp, ScopePolicy]:
     return app, policy or ScopePolicy()
 
 
+def configure_logging(settings: AuthServerSettings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
 def uvicorn_config(app: ASGIApp, settings: AuthServerSettings) -> uvicorn.Config:
     return uvicorn.Config(
         app,
@@ -356,9 +363,6 @@ def serve(  # click passes every option by name
         allow_http_loopback_issuer,
     )
     settings = make_settings(**options)
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    configure_logging(settings)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve_forever(settings, mcp))
