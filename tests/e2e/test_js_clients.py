@@ -6,7 +6,9 @@
 * ``mcp-remote``, the stdio bridge desktop clients start; headless Chromium answers the
   browser it opens, the Python SDK's stdio client lists and calls tools through it, and a
   second run signs in with the tokens it stored;
-* the MCP Inspector's web UI in headless Chromium, with screenshots under ``artifacts/``.
+* the MCP Inspector's web UI in headless Chromium, with screenshots under ``artifacts/``;
+* ``mcp-remote`` again, against ``ostiary gateway`` in front of the npm filesystem server,
+  stepping up on the gateway's 403 for ``write_file``.
 
 Each client's steps are reported one line each (``scripts/test.py`` prints them). npm
 installs the packages on first use into ``~/.cache/ostiary-tests``; nothing is skipped.
@@ -427,3 +429,87 @@ def run_inspector(tmp_path: Path, page: Page, steps: Steps, launcher: list[str])
             # two grants (the first sign-in, the step-up), one application to revoke
             assert page.locator("h2.client").all_inner_texts() == ["MCP Inspector"]
             shot(page, "account.png")
+
+
+FILESYSTEM = "@modelcontextprotocol/server-filesystem@2026.8.31"
+GATEWAY_POLICY = """
+[tools]
+write_file = ["resources:write"]
+"""
+GATEWAY_STEPS = [
+    INSTALL,
+    "browser sign-in through the gateway",
+    "tools/list and read_text_file over stdio",
+    "write_file with step-up on 403",
+]
+
+
+def filesystem_session(
+    command: list[str], env: dict[str, str], errlog: Path, folder: Path
+) -> dict[str, Any]:
+    """Through mcp-remote and the gateway to server-filesystem: list, read, then write."""
+
+    async def talk() -> dict[str, Any]:
+        parameters = StdioServerParameters(command=command[0], args=command[1:], env=env)
+        with errlog.open("a") as log:
+            async with (
+                stdio_client(parameters, errlog=log) as (read, write),
+                ClientSession(read, write) as session,
+            ):
+                await session.initialize()
+                listed = await session.list_tools()
+                path = str(folder / "hello.txt")
+                content = await session.call_tool("read_text_file", {"path": path})
+                target = str(folder / "from-mcp-remote.txt")
+                written = await session.call_tool("write_file", {"path": target, "content": "ok"})
+        return {"tools": {t.name for t in listed.tools}, "read": content, "written": written}
+
+    return asyncio.run(asyncio.wait_for(talk(), timeout=120))
+
+
+@pytest.mark.timeout(240)
+def test_mcp_remote_through_the_gateway(tmp_path: Path, page: Page) -> None:
+    """mcp-remote against ``ostiary gateway`` in front of the npm filesystem server (stdio)."""
+    client = f"{label(MCP_REMOTE)} → gateway"
+    with reported(client, GATEWAY_STEPS) as steps:
+        with steps.step(INSTALL):
+            proxy = npm_install(MCP_REMOTE) / "mcp-remote" / "dist" / "proxy.js"
+            package = npm_install(FILESYSTEM) / "@modelcontextprotocol" / "server-filesystem"
+            executable = node()
+        folder = tmp_path / "files"
+        folder.mkdir()
+        (folder / "hello.txt").write_text("hello through two bridges")
+        policy = tmp_path / "policy.toml"
+        policy.write_text(GATEWAY_POLICY)
+        browser, opened = fake_browser(tmp_path)
+        env = {
+            "PATH": os.environ["PATH"],
+            "HOME": str(tmp_path),
+            "BROWSER": str(browser),
+            "MCP_REMOTE_CONFIG_DIR": str(tmp_path / "mcp-auth"),
+        }
+        errlog = tmp_path / "mcp-remote.log"
+        upstream = [executable, str(package / "dist" / "index.js"), str(folder)]
+        args = ["--policy", str(policy), "--", *upstream]
+        with (
+            running_server(tmp_path / "gw", None, *args, command="gateway") as gateway,
+            ThreadPoolExecutor(1) as worker,
+        ):
+            command = [executable, str(proxy), f"{gateway.issuer}/mcp"]
+            talking = worker.submit(filesystem_session, command, env, errlog, folder)
+            with steps.step(GATEWAY_STEPS[1]):
+                signed_in = browse_until_done(talking, opened, page, gateway.admin_password, None)
+                assert signed_in and signed_in[0] == (BASELINE, ["login", "consent"]), signed_in
+            with steps.step(GATEWAY_STEPS[2]):
+                result = talking.result()
+                assert {"list_directory", "read_text_file", "write_file"} <= result["tools"]
+                assert result["read"].content[0].text == "hello through two bridges"
+            with steps.step(GATEWAY_STEPS[3]):
+                assert result["written"].is_error is False, result["written"]
+                assert (folder / "from-mcp-remote.txt").read_text() == "ok"
+                # the 403 on write_file made mcp-remote ask again, for resources:write too
+                assert {"tools:execute", "resources:write"} <= signed_in[-1][0], signed_in
+                assert signed_in[-1][1] == ["consent"]
+                calls = gateway.cli("audit", "--calls").stdout
+                assert "name=write_file\tdecision=denied" in calls
+                assert "name=write_file\tdecision=allowed\t" in calls
