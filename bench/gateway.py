@@ -36,13 +36,14 @@ import json
 import os
 import platform
 import re
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from importlib.metadata import version
@@ -54,6 +55,8 @@ import psutil  # type: ignore[import-untyped]
 from tests.support.flows import callback_listener, sign_in
 from tests.support.process import RunningServer
 
+from bench.gateway_variant import KNOWN as KNOWN_PATCHES
+from bench.gateway_variant import PATCHES
 from bench.mcp_load import ACCEPT, McpJob, initialize_request
 from bench.servers import OSTIARY, ROOT, Server, free_port, start
 
@@ -195,15 +198,23 @@ def start_upstream(port: int) -> Server:
 
 @contextmanager
 def running_gateway(
-    data_dir: Path, args: list[str], profile: Path | None = None
+    data_dir: Path, args: list[str], profile: Path | None = None, patches: Sequence[str] = ()
 ) -> Iterator[RunningServer]:
-    """A real ``ostiary gateway`` (under cProfile when ``profile`` names the output file)."""
+    """A real ``ostiary gateway`` (under cProfile when ``profile`` names the output file;
+    through ``bench.gateway_variant`` with ``patches`` applied, for experiments)."""
     port = free_port()
     data_dir.mkdir(parents=True)
     database = f"sqlite:///{data_dir / 'ostiary.sqlite3'}"
     env = {**os.environ, "OSTIARY_DATA_DIR": str(data_dir), "OSTIARY_DATABASE": database}
-    prefix = [sys.executable, "-m", "cProfile", "-o", str(profile)] if profile else []
-    command = [*prefix, OSTIARY, "gateway", "--port", str(port), "--log-level", "warning", *args]
+    program = [OSTIARY]
+    if patches:
+        env[PATCHES] = ",".join(patches)
+        program = ["-m", "bench.gateway_variant"]
+    if profile is not None:
+        program = [sys.executable, "-m", "cProfile", "-o", str(profile), *program]
+    elif patches:
+        program = [sys.executable, *program]
+    command = [*program, "gateway", "--port", str(port), "--log-level", "warning", *args]
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=ROOT
     )
@@ -217,7 +228,9 @@ def running_gateway(
             issuer, data_dir, database, password[1] if password else "", process, output
         )
     finally:
-        process.terminate()
+        # SIGINT, not SIGTERM: uvicorn re-raises the signal it caught after shutting down,
+        # and only Ctrl+C ends the process through Python (so cProfile writes its file).
+        process.send_signal(signal.SIGINT)
         try:
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
@@ -265,6 +278,10 @@ def token_for(server: RunningServer) -> str:
         return str(sign_in(server, callback)["access_token"])
 
 
+def warnings(server: RunningServer) -> list[str]:
+    return [line.rstrip() for line in server.output if line.startswith(("WARNING", "ERROR"))]
+
+
 def children(pid: int) -> list[int]:
     try:
         return [p.pid for p in psutil.Process(pid).children(recursive=True)]
@@ -289,6 +306,7 @@ class Comparison:
     title: str
     load: dict[str, list[Sample]] = field(default_factory=dict)
     seq: dict[str, list[Sample]] = field(default_factory=dict)
+    log: list[str] = field(default_factory=list)  # the gateway's warnings and errors
 
 
 def rounds(title: str, sides: list[Side], args: argparse.Namespace, workdir: Path) -> Comparison:
@@ -318,7 +336,7 @@ def http_comparison(args: argparse.Namespace, workdir: Path) -> Comparison:
     url = f"http://127.0.0.1:{port}/mcp"
     profile = args.profile / "gateway-http.prof" if args.profile else None
     try:
-        with running_gateway(workdir / "gw-http", ["--upstream", url], profile) as gw:
+        with running_gateway(workdir / "gw-http", ["--upstream", url], profile, args.patch) as gw:
             token = token_for(gw)
             gw_port = int(gw.issuer.rsplit(":", 1)[1])
             base = McpJob(
@@ -332,7 +350,9 @@ def http_comparison(args: argparse.Namespace, workdir: Path) -> Comparison:
                     lambda: {"gateway": [gw.process.pid], "upstream": [upstream.pid]},
                 ),
             ]
-            return rounds("HTTP upstream", sides, args, workdir)
+            comparison = rounds("HTTP upstream", sides, args, workdir)
+            comparison.log = warnings(gw)
+            return comparison
     finally:
         upstream.stop()
 
@@ -340,7 +360,7 @@ def http_comparison(args: argparse.Namespace, workdir: Path) -> Comparison:
 def stdio_comparison(args: argparse.Namespace, workdir: Path) -> Comparison:
     profile = args.profile / "gateway-stdio.prof" if args.profile else None
     gw_args = ["--cwd", str(ROOT), "--", *UPSTREAM_STDIO]
-    with running_gateway(workdir / "gw-stdio", gw_args, profile) as gw:
+    with running_gateway(workdir / "gw-stdio", gw_args, profile, args.patch) as gw:
         token = token_for(gw)
         gw_port = int(gw.issuer.rsplit(":", 1)[1])
         base = McpJob(
@@ -357,7 +377,9 @@ def stdio_comparison(args: argparse.Namespace, workdir: Path) -> Comparison:
             Side("direct", base, dict),  # the generator reports the pid of its own upstream
             Side("gateway", gateway_job, lambda: {"gateway": [pid], "upstream": children(pid)}),
         ]
-        return rounds("Stdio upstream", sides, args, workdir)
+        comparison = rounds("Stdio upstream", sides, args, workdir)
+        comparison.log = warnings(gw)
+        return comparison
 
 
 # --- the report --------------------------------------------------------------------------
@@ -422,8 +444,11 @@ def report(c: Comparison, verdict: bool) -> dict[str, Any]:
         f"direct, {up_gw:.0f} us behind the gateway; load generator {gen_d:.0f} us direct, "
         f"{gen_g:.0f} us through the gateway"
     )
+    if c.log:
+        print(f"gateway log: {len(c.log)} warnings/errors, first: " + " | ".join(c.log[:3]))
     return {
         "title": c.title,
+        "gateway_log": c.log,
         "ratio": ratio,
         "round_ratios": ratios,
         "added_p50_ms": plus,
@@ -443,16 +468,23 @@ def report(c: Comparison, verdict: bool) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.gateway")
-    parser.add_argument("--requests", type=int, default=3000, help="measured per run")
+    parser.add_argument("--requests", type=int, default=2000, help="measured per run")
     parser.add_argument("--warmup", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=5, help="runs per side, order alternating")
     parser.add_argument(
         "--latency-requests", type=int, default=300, help="one-client run per side and round"
     )
-    parser.add_argument("--max-seconds", type=float, default=60.0, help="cap per phase")
+    parser.add_argument("--max-seconds", type=float, default=20.0, help="cap per phase")
     parser.add_argument("--transport", choices=["http", "stdio", "both"], default="both")
     parser.add_argument("--profile", type=Path, default=None, help="cProfile the gateways here")
+    parser.add_argument(
+        "--patch",
+        action="append",
+        default=[],
+        choices=KNOWN_PATCHES,
+        help="EXPERIMENT: run the gateways with this change (bench.gateway_variant; repeatable)",
+    )
     parser.add_argument("--json", type=Path, default=None, help="write every number here")
     args = parser.parse_args(argv)
     if args.profile:
@@ -461,7 +493,8 @@ def main(argv: list[str] | None = None) -> None:
         f"Gateway benchmark: tools/call, {args.concurrency} clients, {args.requests} requests per "
         f"run, {args.rounds} rounds (ABBA); {platform.node()}, {os.cpu_count()} CPUs, Python "
         f"{platform.python_version()}, mcp {version('mcp')}"
-        + (" [PROFILED: cProfile slows the gateway]" if args.profile else ""),
+        + (" [PROFILED: cProfile slows the gateway]" if args.profile else "")
+        + (f" [EXPERIMENT: {', '.join(args.patch)}]" if args.patch else ""),
         flush=True,
     )
     results: list[dict[str, Any]] = []
