@@ -7,6 +7,10 @@ back as they are, streams included (an SSE stream is relayed chunk by chunk and 
 the client goes away), except a ``tools/list`` answer when the policy hides tools the caller
 may not call. The upstream's ``Mcp-Session-Id`` passes through, and ``ProtectedMCP`` binds it
 to the user who opened it.
+
+The hop uses ``httpx2`` (the HTTP client the official MCP SDK itself depends on): on this hop
+it costs about a third of the CPU of ``httpx`` per call (``bench/gateway.py``). Its one client
+keeps no cookies, since it serves every user.
 """
 
 from __future__ import annotations
@@ -15,10 +19,11 @@ import json
 import logging
 import time
 from collections.abc import Mapping
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
 
 import anyio
-import httpx
+import httpx2
 from starlette.types import Message, Receive, Scope, Send
 
 from ostiary.gateway.call_audit import CallAudit, CallRecord
@@ -57,7 +62,16 @@ NOT_RETURNED = frozenset(
         "trailer",
     }
 )
-TIMEOUT = httpx.Timeout(connect=10.0, read=None, write=30.0, pool=30.0)
+TIMEOUT = httpx2.Timeout(connect=10.0, read=None, write=30.0, pool=30.0)
+# Well under the usual 5 s keep-alive of servers (uvicorn's): a connection the upstream is
+# about to close is never reused.
+KEEPALIVE_EXPIRY = 2.0
+
+
+def no_cookies() -> CookieJar:
+    """A jar that keeps nothing: the one client serves every user, so a cookie the upstream
+    sets for one must never ride along on another's request."""
+    return CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
 
 
 def _calls(operations: list[Operation]) -> list[Operation]:
@@ -91,7 +105,7 @@ class HttpGateway:
         user_name: UserName = subject_name,
         tool_filter: ToolFilter | None = None,
         audit: CallAudit | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
+        transport: httpx2.AsyncBaseTransport | None = None,
     ) -> None:
         self.upstream = upstream
         self.headers = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
@@ -103,11 +117,15 @@ class HttpGateway:
         self.tool_filter = tool_filter
         self.audit = audit
         self._transport = transport
-        self.client: httpx.AsyncClient | None = None
+        self.client: httpx2.AsyncClient | None = None
 
-    def _open_client(self) -> httpx.AsyncClient:
-        limits = httpx.Limits(max_connections=256, max_keepalive_connections=64)
-        return httpx.AsyncClient(timeout=TIMEOUT, limits=limits, transport=self._transport)
+    def _open_client(self) -> httpx2.AsyncClient:
+        limits = httpx2.Limits(
+            max_connections=256, max_keepalive_connections=64, keepalive_expiry=KEEPALIVE_EXPIRY
+        )
+        return httpx2.AsyncClient(
+            timeout=TIMEOUT, limits=limits, transport=self._transport, cookies=no_cookies()
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -149,7 +167,7 @@ class HttpGateway:
         started = time.perf_counter()
         try:
             response = await client.send(request, stream=True)
-        except httpx.HTTPError as exc:
+        except httpx2.HTTPError as exc:
             log.warning("upstream %s: %s", self.upstream, exc)
             self._audit(
                 calls, token, started, "error", f"upstream unreachable: {type(exc).__name__}"
@@ -173,7 +191,7 @@ class HttpGateway:
 
     async def _relay(
         self,
-        response: httpx.Response,
+        response: httpx2.Response,
         calls: list[Operation],
         token: VerifiedToken | None,
         receive: Receive,
@@ -257,7 +275,7 @@ async def _respond(send: Send, status: int, headers: list[Any], body: bytes) -> 
 
 
 async def _stream(
-    response: httpx.Response, status: int, headers: list[Any], receive: Receive, send: Send
+    response: httpx2.Response, status: int, headers: list[Any], receive: Receive, send: Send
 ) -> None:
     """Relay chunk by chunk; stop (and close the upstream stream) when the client leaves."""
     await send({"type": "http.response.start", "status": status, "headers": headers})
