@@ -22,6 +22,8 @@ from .helpers import invoke
         (["--header", "A: b", "--", "server"], "--header and --user-header are for an HTTP"),
         (["--upstream", "http://h/mcp", "--env", "A=b"], "--env and --user-env are for a stdio"),
         (["--max-processes", "0", "--", "server"], "--max-processes"),
+        (["--allowed-origin", "app.example", "--", "server"], "an origin is http(s)://host[:port]"),
+        (["--allowed-origin", "https://app.example/x", "--", "server"], "has no path"),
     ],
 )
 def test_usage_mistakes(runner: CliRunner, args: list[str], message: str) -> None:

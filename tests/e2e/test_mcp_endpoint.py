@@ -254,3 +254,49 @@ def test_serve_runs_the_operators_app_under_the_operators_policy(
         result = asyncio.run(greeted())
         assert result.is_error is False
         assert result.structured_content == {"result": "hello x"}
+
+
+def test_a_browser_client_on_an_allowed_origin_can_call_mcp(
+    tmp_path: Path, callback: CallbackListener
+) -> None:
+    app_origin = "http://localhost:6274"
+    with running_server(tmp_path / "as", None, "--allowed-origin", app_origin) as server:
+        url = f"{server.issuer}/mcp"
+        preflight = httpx.options(
+            url,
+            headers={
+                "Origin": app_origin,
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "authorization, content-type",
+            },
+        )
+        assert preflight.status_code == 204
+        assert preflight.headers["access-control-allow-origin"] == app_origin
+        ping = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
+        challenged = httpx.post(url, json=ping, headers={"Origin": app_origin})
+        assert challenged.status_code == 401
+        assert challenged.headers["access-control-allow-origin"] == app_origin
+        assert "WWW-Authenticate" in challenged.headers["access-control-expose-headers"]
+        token = sign_in(server, callback)["access_token"]
+        initialize = {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-11-25",
+                "capabilities": {},
+                "clientInfo": {"name": "web", "version": "1"},
+            },
+        }
+        headers = {
+            "Authorization": f"Bearer {token}",
+            "Accept": "application/json, text/event-stream",
+            "Origin": app_origin,
+        }
+        opened = httpx.post(url, json=initialize, headers=headers, timeout=10)
+        assert opened.status_code == 200, opened.text
+        assert opened.headers["access-control-allow-origin"] == app_origin
+        assert opened.headers["mcp-session-id"]
+        assert "Mcp-Session-Id" in opened.headers["access-control-expose-headers"]
+        elsewhere = {**headers, "Origin": "https://elsewhere.example"}
+        assert httpx.post(url, json=initialize, headers=elsewhere).status_code == 403

@@ -32,6 +32,7 @@ from ostiary.cli.serve import (
     external_verifier,
     first_start,
     listen,
+    origin_option,
     policy_option,
     server_options,
     trust_options,
@@ -44,6 +45,7 @@ from ostiary.gateway.stdio_app import StdioGateway
 from ostiary.gateway.tool_filter import ToolFilter
 from ostiary.resource.middleware import ProtectedMCP
 from ostiary.resource.mount import SameOrigin
+from ostiary.resource.origins import with_own_origin
 from ostiary.resource.policy import ScopePolicy
 from ostiary.resource.policy_file import PolicyFileError, load_policy
 from ostiary.resource.tokens import TokenVerifier, VerifiedToken
@@ -177,6 +179,7 @@ def protect(
     issuer: str,
     *,
     audit: CallAudit,
+    origins: Sequence[str] = (),
 ) -> ProtectedMCP:
     return ProtectedMCP(
         app,
@@ -185,6 +188,7 @@ def protect(
         authorization_servers=[issuer],
         policy=policy,
         resource_name="Ostiary gateway",
+        allowed_origins=with_own_origin(settings.resources[0], origins),
         on_denied=audit.denied,
     )
 
@@ -217,7 +221,15 @@ async def run_gateway(
             verifier: Any = external_verifier(options, issuer, settings.resources[0])
             app = gateway_app(upstream, policy, audit, claimed_name)
             asgi: ASGIApp = SameOrigin(
-                protect(app, policy, verifier, settings, issuer, audit=audit)
+                protect(
+                    app,
+                    policy,
+                    verifier,
+                    settings,
+                    issuer,
+                    audit=audit,
+                    origins=options.allowed_origins,
+                )
             )
             lines = [
                 "Ostiary gateway (resource server only)",
@@ -237,7 +249,15 @@ async def run_gateway(
             )
             verifier = LocalVerifier.for_server(ctx, settings.resources[0])
             app = gateway_app(upstream, policy, audit, local_user_name(storage))
-            protected = protect(app, policy, verifier, settings, settings.issuer, audit=audit)
+            protected = protect(
+                app,
+                policy,
+                verifier,
+                settings,
+                settings.issuer,
+                audit=audit,
+                origins=options.allowed_origins,
+            )
             asgi = SameOrigin(protected, create_app(ctx))
             lines = ["Ostiary gateway", *banner(settings, password).splitlines()[1:-2]]
         click.echo(
@@ -254,6 +274,7 @@ async def run_gateway(
 @click.command("gateway", context_settings={"allow_interspersed_args": False})
 @server_options
 @policy_option
+@origin_option
 @trust_options
 @click.option("--upstream", metavar="URL", help="An HTTP MCP server to put behind the gateway.")
 @click.option(
@@ -319,6 +340,7 @@ def gateway(  # click passes every option by name
     client_id: str | None,
     client_secret_file: Path | None,
     allow_http_loopback_issuer: bool,
+    allowed_origins: tuple[str, ...],
     **options: Any,
 ) -> None:
     """Put OAuth in front of an MCP server: ostiary gateway -- COMMAND ARGS…, or --upstream URL."""
@@ -349,6 +371,7 @@ def gateway(  # click passes every option by name
         client_id,
         client_secret_file,
         allow_http_loopback_issuer,
+        allowed_origins,
     )
     settings = make_settings(**options)
     configure_logging(settings)

@@ -15,7 +15,7 @@ import logging
 import secrets
 import socket
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -30,6 +30,7 @@ from ostiary.cli.users import create_user
 from ostiary.demo import notes
 from ostiary.resource.middleware import ProtectedMCP
 from ostiary.resource.mount import SameOrigin
+from ostiary.resource.origins import parse_origin, with_own_origin
 from ostiary.resource.policy import ScopePolicy
 from ostiary.resource.policy_file import PolicyFileError, load_policy
 from ostiary.resource.tokens import TokenVerifier
@@ -108,6 +109,7 @@ class McpOptions:
     client_id: str | None = None
     client_secret_file: Path | None = None
     allow_http_loopback_issuer: bool = False
+    allowed_origins: tuple[str, ...] = ()
 
 
 def load_app(spec: str) -> tuple[ASGIApp, ScopePolicy | None]:
@@ -159,7 +161,13 @@ def uvicorn_config(app: ASGIApp, settings: AuthServerSettings) -> uvicorn.Config
 
 
 def protect(
-    app: ASGIApp, policy: ScopePolicy, verifier: TokenVerifier, resource: str, issuer: str
+    app: ASGIApp,
+    policy: ScopePolicy,
+    verifier: TokenVerifier,
+    resource: str,
+    issuer: str,
+    *,
+    origins: Sequence[str] = (),
 ) -> ProtectedMCP:
     return ProtectedMCP(
         app,
@@ -168,15 +176,21 @@ def protect(
         authorization_servers=[issuer],
         policy=policy,
         resource_name="Ostiary MCP endpoint",
+        allowed_origins=with_own_origin(resource, origins),
     )
 
 
 def same_origin(
-    ctx: ServerContext, settings: AuthServerSettings, app: ASGIApp, policy: ScopePolicy
+    ctx: ServerContext,
+    settings: AuthServerSettings,
+    app: ASGIApp,
+    policy: ScopePolicy,
+    origins: Sequence[str] = (),
 ) -> ASGIApp:
     resource = settings.resources[0]
     verifier = LocalVerifier.for_server(ctx, resource)
-    return SameOrigin(protect(app, policy, verifier, resource, settings.issuer), create_app(ctx))
+    protected = protect(app, policy, verifier, resource, settings.issuer, origins=origins)
+    return SameOrigin(protected, create_app(ctx))
 
 
 async def serve_forever(settings: AuthServerSettings, options: McpOptions) -> None:
@@ -198,7 +212,8 @@ async def serve_forever(settings: AuthServerSettings, options: McpOptions) -> No
         )
         if settings.allow_loopback_metadata:
             log.warning("allow_loopback_metadata is on: SSRF protection for loopback is off")
-        config = uvicorn_config(same_origin(ctx, settings, app, policy), settings)
+        asgi = same_origin(ctx, settings, app, policy, options.allowed_origins)
+        config = uvicorn_config(asgi, settings)
         click.echo(banner(settings, password))
         sys.stdout.flush()
         await uvicorn.Server(config).serve(sockets=[sock])
@@ -234,7 +249,9 @@ async def serve_resource_only(
     verifier = external_verifier(options, issuer, resource)
     sock = listen(settings.host, settings.port)
     try:
-        protected = protect(app, policy, verifier, resource, issuer)
+        protected = protect(
+            app, policy, verifier, resource, issuer, origins=options.allowed_origins
+        )
         config = uvicorn_config(SameOrigin(protected), settings)
         mode = "introspection" if options.introspection else "JWKS"
         click.echo(
@@ -329,6 +346,31 @@ def policy_option(function: _F) -> _F:
     return POLICY_OPTION(function)  # type: ignore[no-any-return]
 
 
+def origin_option(function: _F) -> _F:
+    """``--allowed-origin``: browser-based clients that may call ``/mcp`` from their origin."""
+    return ORIGIN_OPTION(function)  # type: ignore[no-any-return]
+
+
+def allowed_origins(
+    ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
+) -> tuple[str, ...]:
+    try:
+        return tuple(parse_origin(v) for v in values)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+ORIGIN_OPTION: Callable[[Any], Any] = click.option(
+    "--allowed-origin",
+    "allowed_origins",
+    multiple=True,
+    metavar="ORIGIN",
+    callback=allowed_origins,
+    help="A browser-based client's origin (https://app.example) that may call /mcp "
+    "(repeatable); /mcp's own origin always may.",
+)
+
+
 def trust_options(function: _F) -> _F:
     """``--trust-issuer`` and how to verify its tokens (JWKS or introspection)."""
     for option in reversed(TRUST_OPTIONS):
@@ -340,6 +382,7 @@ def trust_options(function: _F) -> _F:
 @server_options
 @click.option("--app", "mcp_app", metavar="MODULE:ATTR", help="Serve this MCP app at /mcp.")
 @policy_option
+@origin_option
 @trust_options
 def serve(  # click passes every option by name
     *,
@@ -350,6 +393,7 @@ def serve(  # click passes every option by name
     client_id: str | None,
     client_secret_file: Path | None,
     allow_http_loopback_issuer: bool,
+    allowed_origins: tuple[str, ...],
     **options: Any,
 ) -> None:
     """Run the authorization server and its protected /mcp endpoint (SQLite by default)."""
@@ -361,6 +405,7 @@ def serve(  # click passes every option by name
         client_id,
         client_secret_file,
         allow_http_loopback_issuer,
+        allowed_origins,
     )
     settings = make_settings(**options)
     configure_logging(settings)

@@ -5,7 +5,9 @@ For every HTTP request it, in order:
 1. serves the protected-resource metadata documents itself (``metadata.py``; public, CORS ``*``);
 2. refuses a present ``Origin`` that is not allowed (DNS rebinding, REQ-RS-16) with 403, and
    on loopback (or with ``allowed_hosts``) a ``Host`` that is not this server's (``origins.py``);
-3. lets CORS preflights through (they cannot carry credentials);
+3. answers a CORS preflight from an allowed ``Origin`` itself (a preflight carries no
+   credentials), and lets the browser read every answer to such an origin, refusals
+   included (``WWW-Authenticate``, ``Mcp-Session-Id`` exposed);
 4. reads a POST body (at most ``max_body`` bytes, else 413) and re-feeds it to the app;
 5. finds the bearer token (``credentials.py``; 400 for query, form or doubled credentials);
 6. without one: 401 naming the metadata and the scopes the operation needs (or the baseline);
@@ -46,6 +48,21 @@ PREFLIGHT_HEADERS = [
     (b"access-control-allow-methods", b"GET, OPTIONS"),
     (b"access-control-allow-headers", b"MCP-Protocol-Version"),
     (b"access-control-max-age", b"600"),
+]
+# A browser-based client on an allowed origin: what it may send to /mcp, and read back.
+MCP_PREFLIGHT = [
+    (b"access-control-allow-methods", b"GET, POST, DELETE, OPTIONS"),
+    (
+        b"access-control-allow-headers",
+        b"Authorization, Content-Type, Accept, Mcp-Session-Id, MCP-Protocol-Version, "
+        b"Last-Event-ID, Mcp-Method, Mcp-Name",
+    ),
+    (b"access-control-max-age", b"600"),
+    (b"vary", b"Origin"),
+]
+MCP_EXPOSED = [
+    (b"access-control-expose-headers", b"WWW-Authenticate, Mcp-Session-Id, MCP-Protocol-Version"),
+    (b"vary", b"Origin"),
 ]
 
 
@@ -168,7 +185,7 @@ class ProtectedMCP:
             return
         # The app is awaited here, not in a helper: each resumption of its coroutine passes
         # through every frame above it, and this runs on every request.
-        request, token, receive = admitted
+        request, token, receive, send = admitted
         state = {**scope.get("state", {}), caller.TOKEN_KEY: token}
         handle = caller.bind(token)
         try:
@@ -178,20 +195,15 @@ class ProtectedMCP:
 
     async def _admitted(
         self, scope: Scope, receive: Receive, send: Send
-    ) -> tuple[_Request, VerifiedToken, Receive] | None:
-        """The request, its verified token and the ``receive`` to give the app; ``None`` when
-        the request has been answered here (metadata, refusal) or handed on (preflight)."""
+    ) -> tuple[_Request, VerifiedToken, Receive, Send] | None:
+        """The request, its verified token and the ``receive`` and ``send`` to give the app;
+        ``None`` when the request has been answered here (metadata, refusal, preflight)."""
         request = _Request(scope)
-        if request.path in self.documents:
-            await self._serve_metadata(request, send)
+        if await self._answered_before_any_token(request, scope, receive, send):
             return None
-        untrusted = self._untrusted(request)
-        if untrusted is not None:
-            await refuse(send, untrusted)
-            return None
-        if request.method == "OPTIONS" and request.header("access-control-request-method"):
-            await self.app(scope, receive, send)
-            return None
+        origin = request.header("origin")
+        if origin is not None:  # an allowed origin: a browser-based client may read the answer
+            send = _with_cors(send, origin)
         if request.method == "POST":
             replay = await self._read(request, receive, send)
             if replay is None:
@@ -203,7 +215,28 @@ class ProtectedMCP:
         if isinstance(outcome, Refusal):
             await refuse(send, outcome)
             return None
-        return request, outcome, receive
+        return request, outcome, receive, send
+
+    async def _answered_before_any_token(
+        self, request: _Request, scope: Scope, receive: Receive, send: Send
+    ) -> bool:
+        """Metadata documents, a foreign ``Origin`` or ``Host``, and CORS preflights."""
+        if request.path in self.documents:
+            await self._serve_metadata(request, send)
+            return True
+        untrusted = self._untrusted(request)
+        if untrusted is not None:
+            await refuse(send, untrusted)
+            return True
+        if request.method != "OPTIONS" or not request.header("access-control-request-method"):
+            return False
+        origin = request.header("origin")
+        if origin is None:  # not from a browser: the app answers it
+            await self.app(scope, receive, send)
+        else:
+            allow = (b"access-control-allow-origin", origin.encode("latin-1"))
+            await respond(send, 204, [allow, *MCP_PREFLIGHT], b"")
+        return True
 
     async def _read(self, request: _Request, receive: Receive, send: Send) -> Receive | None:
         """Read the body into ``request``; the ``receive`` that replays it, or ``None``."""
@@ -303,6 +336,18 @@ class ProtectedMCP:
 
 def _owner(token: VerifiedToken) -> tuple[str, str]:
     return (token.issuer, token.subject)
+
+
+def _with_cors(send: Send, origin: str) -> Send:
+    """``send`` that lets the browser at ``origin`` read the answer and its MCP headers."""
+    headers = [(b"access-control-allow-origin", origin.encode("latin-1")), *MCP_EXPOSED]
+
+    async def send_with_cors(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", ()), *headers]}
+        await send(message)
+
+    return send_with_cors
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

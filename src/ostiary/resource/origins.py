@@ -25,6 +25,26 @@ def normalize_origin(origin: str) -> str:
     return origin.lower().rstrip("/")
 
 
+def parse_origin(value: str) -> str:
+    """``scheme://host[:port]`` (http or https, nothing after the authority); ValueError else."""
+    parts = urlsplit(value.rstrip("/"))
+    if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
+        raise ValueError(f"{value}: an origin is http(s)://host[:port]")
+    if parts.path or parts.query or parts.fragment or parts.username or parts.password:
+        raise ValueError(f"{value}: an origin has no path, query, fragment or user")
+    return normalize_origin(f"{parts.scheme}://{parts.netloc}")
+
+
+def with_own_origin(resource: str, others: Iterable[str]) -> list[str] | None:
+    """``allowed_origins`` for ``ProtectedMCP``: the resource's own origin and ``others``, or
+    None (the default: its own only) when there are no others."""
+    extra = list(others)
+    if not extra:
+        return None
+    parts = urlsplit(resource)
+    return [f"{parts.scheme}://{parts.netloc}", *extra]
+
+
 def default_allowed_hosts(resource: str) -> frozenset[str] | None:
     """Every loopback spelling of ``resource``'s authority when it is on loopback, else None."""
     parts = urlsplit(resource)

@@ -59,14 +59,42 @@ async def test_untrusted_origin_is_refused_even_without_a_token() -> None:
     assert response.status_code == 403
 
 
-async def test_cors_preflight_reaches_the_app_without_a_token() -> None:
-    async with protected() as (client, middleware):
-        response = await client.options(
+async def test_a_preflight_from_an_allowed_origin_is_answered_without_a_token() -> None:
+    async with protected(allowed_origins=["http://localhost:6274"]) as (client, middleware):
+        allowed = await client.options(
             "/mcp",
-            headers={"Origin": "https://mcp.example", "Access-Control-Request-Method": "POST"},
+            headers={"Origin": "http://localhost:6274", "Access-Control-Request-Method": "POST"},
         )
-    assert response.status_code == 405  # the test app has no OPTIONS route: it was reached
+        foreign = await client.options(
+            "/mcp",
+            headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
+        )
+        no_origin = await client.options("/mcp", headers={"Access-Control-Request-Method": "POST"})
+    assert allowed.status_code == 204
+    assert allowed.headers["access-control-allow-origin"] == "http://localhost:6274"
+    assert "Authorization" in allowed.headers["access-control-allow-headers"]
+    assert "Mcp-Session-Id" in allowed.headers["access-control-allow-headers"]
+    assert "DELETE" in allowed.headers["access-control-allow-methods"]
+    assert allowed.headers["vary"] == "Origin"
+    assert foreign.status_code == 403
+    assert "access-control-allow-origin" not in foreign.headers
+    assert no_origin.status_code == 405  # not a browser's preflight: the app (no OPTIONS) answers
     assert middleware.verifier.seen == []  # type: ignore[attr-defined]
+
+
+async def test_a_browser_client_can_read_every_answer_to_its_allowed_origin() -> None:
+    origin = {"Origin": "http://localhost:6274"}
+    async with protected(allowed_origins=["http://localhost:6274"]) as (client, _):
+        challenged = await client.post("/mcp", content=PING, headers=origin)
+        answered = await client.post("/mcp", content=PING, headers={**bearer("empty"), **origin})
+        same_origin = await client.post("/mcp", content=PING, headers=bearer("empty"))
+    for response in (challenged, answered):
+        assert response.headers["access-control-allow-origin"] == "http://localhost:6274"
+        exposed = response.headers["access-control-expose-headers"]
+        assert "WWW-Authenticate" in exposed and "Mcp-Session-Id" in exposed
+    assert challenged.status_code == 401 and "www-authenticate" in challenged.headers
+    assert answered.status_code == 200
+    assert "access-control-allow-origin" not in same_origin.headers
 
 
 async def test_body_is_replayed_intact_and_bounded() -> None:
