@@ -4,21 +4,14 @@
 changes named in ``OSTIARY_BENCH_PATCHES`` (comma-separated), so ``bench.gateway --patch ...``
 can measure a proposed change before anyone makes it:
 
-* ``asynclib``: httpcore asks ``current_async_library()`` several times per request (pool
-  lock, every ``ShieldCancellation``), and that function does ``import sniffio`` each time.
-  sniffio is in neither lock (anyio no longer needs it), so every call is a *failed* import:
-  a scan of ``sys.path`` with ``stat`` calls, about 50 us. The patch answers ``"asyncio"``
-  directly, which is what installing ``sniffio`` gives (then the import is a dict lookup).
 * ``rawhop``: ``HttpGateway``'s upstream hop goes through a minimal keep-alive HTTP/1.1 pool
-  (an ``httpx.AsyncBaseTransport`` over asyncio streams, a stack of idle connections) instead
+  (an ``httpx2.AsyncBaseTransport`` over asyncio streams, a stack of idle connections) instead
   of httpcore's pool, whose every request scans every connection and polls each idle socket
-  for readability. The httpx client layer above it stays. Answers are read whole, so this is
+  for readability. The httpx2 client layer above it stays. Answers are read whole, so this is
   only right for JSON answers (the benchmark's), not for SSE streams.
 
-* ``httpx2hop``: the upstream hop through ``httpx2`` (the fork the MCP SDK itself depends on,
-  so already installed) instead of ``httpx``, with the same limits and timeouts. Its
-  ``httpcore2`` imports sniffio once, at import time. Its errors are not ``httpx.HTTPError``,
-  so an unreachable upstream is a 500 here instead of the gateway's 502.
+(``asynclib`` and ``httpx2hop``, the first two experiments, are what the gateway now ships:
+its hop uses ``httpx2``, whose ``httpcore2`` imports sniffio once.)
 
 These reach into internals of ``src/`` and of httpcore; they may stop applying when those
 change.
@@ -32,23 +25,23 @@ import os
 import time
 from typing import Any
 
-import httpx
+import httpx2
 
 from bench.loadgen import _read_chunked
 from ostiary.cli.main import main
 
 PATCHES = "OSTIARY_BENCH_PATCHES"
-KNOWN = ("asynclib", "rawhop", "httpx2hop")
+KNOWN = ("rawhop",)
 KEEPALIVE_EXPIRY = 2.0  # seconds; well under uvicorn's 5 s keep-alive timeout
 
 
-class RawTransport(httpx.AsyncBaseTransport):
+class RawTransport(httpx2.AsyncBaseTransport):
     """HTTP/1.1 keep-alive to plain ``http://`` origins; whole answers only."""
 
     def __init__(self) -> None:
         self._idle: dict[tuple[str, int], list[tuple[float, asyncio.StreamReader, Any]]] = {}
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         url = request.url
         origin = (url.host, url.port or 80)
         idle = self._idle.setdefault(origin, [])
@@ -68,13 +61,13 @@ class RawTransport(httpx.AsyncBaseTransport):
                 writer.close()
                 if reused:
                     continue
-                raise httpx.ConnectError("upstream connection failed") from None
+                raise httpx2.ConnectError("upstream connection failed") from None
             if keep:
                 idle.append((time.monotonic(), reader, writer))
             else:
                 writer.close()
-            return httpx.Response(status, headers=headers, content=content)
-        raise httpx.ConnectError("upstream connection failed")
+            return httpx2.Response(status, headers=headers, content=content)
+        raise httpx2.ConnectError("upstream connection failed")
 
     async def aclose(self) -> None:
         for connections in self._idle.values():
@@ -86,7 +79,7 @@ class RawTransport(httpx.AsyncBaseTransport):
 
 
 async def _exchange(
-    reader: asyncio.StreamReader, writer: Any, request: httpx.Request, body: bytes
+    reader: asyncio.StreamReader, writer: Any, request: httpx2.Request, body: bytes
 ) -> tuple[int, list[tuple[bytes, bytes]], bytes, bool]:
     target = request.url.raw_path
     lines = [b"%s %s HTTP/1.1" % (request.method.encode(), target)]
@@ -129,10 +122,6 @@ def apply(patches: set[str]) -> None:
     unknown = patches - set(KNOWN)
     if unknown:
         raise SystemExit(f"unknown patches: {', '.join(sorted(unknown))}")
-    if "asynclib" in patches:
-        import httpcore._synchronization as sync
-
-        sync.current_async_library = lambda: "asyncio"
     if "rawhop" in patches:
         from ostiary.gateway.http_app import HttpGateway
 
@@ -142,17 +131,6 @@ def apply(patches: set[str]) -> None:
             shipped(self, upstream, **{**kwargs, "transport": RawTransport()})
 
         HttpGateway.__init__ = init  # type: ignore[method-assign]
-    if "httpx2hop" in patches:
-        import httpx2
-
-        from ostiary.gateway.http_app import HttpGateway
-
-        def open_client(self: HttpGateway) -> Any:
-            limits = httpx2.Limits(max_connections=256, max_keepalive_connections=64)
-            timeout = httpx2.Timeout(connect=10.0, read=None, write=30.0, pool=30.0)
-            return httpx2.AsyncClient(timeout=timeout, limits=limits)
-
-        HttpGateway._open_client = open_client  # type: ignore[method-assign]
 
 
 if __name__ == "__main__":
