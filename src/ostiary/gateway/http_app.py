@@ -8,9 +8,10 @@ the client goes away), except a ``tools/list`` answer when the policy hides tool
 may not call. The upstream's ``Mcp-Session-Id`` passes through, and ``ProtectedMCP`` binds it
 to the user who opened it.
 
-The hop uses ``httpx2`` (the HTTP client the official MCP SDK itself depends on): on this hop
-it costs about a third of the CPU of ``httpx`` per call (``bench/gateway.py``). Its one client
-keeps no cookies, since it serves every user.
+The hop is an ``httpx2`` client (the HTTP client the official MCP SDK itself depends on) over
+``UpstreamTransport`` (``upstream_transport.py``: HTTP/1.1 keep-alive with h11, a fraction of
+httpcore's CPU per call, ``bench/gateway.py``). Its one client keeps no cookies, since it
+serves every user.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from starlette.types import Message, Receive, Scope, Send
 from ostiary.gateway.call_audit import CallAudit, CallRecord
 from ostiary.gateway.pool import UserName, subject_name
 from ostiary.gateway.tool_filter import ToolFilter
+from ostiary.gateway.upstream_transport import UpstreamTransport
 from ostiary.resource.caller import TOKEN_KEY
 from ostiary.resource.jsonrpc import MalformedRequest, Operation, read_operations
 from ostiary.resource.tokens import VerifiedToken
@@ -63,16 +65,6 @@ NOT_RETURNED = frozenset(
     }
 )
 TIMEOUT = httpx2.Timeout(connect=10.0, read=None, write=30.0, pool=30.0)
-# Well under the usual 5 s keep-alive of servers (uvicorn's): a connection the upstream is
-# about to close is never reused.
-KEEPALIVE_EXPIRY = 2.0
-# httpcore's pool checks every connection it holds on each request and each close, at some
-# cost per check (a socket poll among them): with 32 connections that was most of the hop's
-# CPU (bench/gateway.py, cProfile). So the connections are spread over small pools, each
-# client connection always using the same one, and a request checks only its pool's few.
-SHARDS = 16
-CONNECTIONS_PER_SHARD = 32
-KEEPALIVE_PER_SHARD = 8
 
 
 def no_cookies() -> CookieJar:
@@ -124,32 +116,16 @@ class HttpGateway:
         self.tool_filter = tool_filter
         self.audit = audit
         self._transport = transport
-        self.clients: list[httpx2.AsyncClient] = []
+        self.client: httpx2.AsyncClient | None = None
 
-    def _open_clients(self) -> list[httpx2.AsyncClient]:
-        limits = httpx2.Limits(
-            max_connections=CONNECTIONS_PER_SHARD,
-            max_keepalive_connections=KEEPALIVE_PER_SHARD,
-            keepalive_expiry=KEEPALIVE_EXPIRY,
+    def _open_client(self) -> httpx2.AsyncClient:
+        transport = self._transport or UpstreamTransport(httpx2.create_ssl_context())
+        return httpx2.AsyncClient(
+            timeout=TIMEOUT,
+            transport=transport,
+            cookies=no_cookies(),
+            trust_env=False,  # no proxy, no ~/.netrc credentials from the environment
         )
-        tls = httpx2.create_ssl_context()  # one for all: each costs tens of ms to load
-        return [
-            httpx2.AsyncClient(
-                timeout=TIMEOUT,
-                limits=limits,
-                transport=self._transport,
-                cookies=no_cookies(),
-                verify=tls,
-                trust_env=False,  # no proxy, no ~/.netrc credentials from the environment
-            )
-            for _ in range(SHARDS)
-        ]
-
-    def _client_for(self, scope: Scope) -> httpx2.AsyncClient:
-        """The pool for this client connection: the same one for all its requests."""
-        if not self.clients:  # outside a lifespan (an app server without one): open lazily
-            self.clients = self._open_clients()
-        return self.clients[hash(scope.get("client")) % len(self.clients)]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -182,7 +158,9 @@ class HttpGateway:
         calls = _calls(operations)
         query = scope.get("query_string", b"").decode("latin-1")
         url = self.upstream + (f"?{query}" if query else "")
-        client = self._client_for(scope)
+        client = self.client
+        if client is None:  # outside a lifespan (an app server without one): open lazily
+            client = self.client = self._open_client()
         request = client.build_request(
             scope["method"], url, headers=await self._outgoing_headers(scope, token), content=body
         )
@@ -266,15 +244,14 @@ class HttpGateway:
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         await receive()  # lifespan.startup
-        self.clients = self._open_clients()
+        self.client = self._open_client()
         async with anyio.create_task_group() as tasks:
             if self.audit is not None:
                 tasks.start_soon(self.audit.run)
             await send({"type": "lifespan.startup.complete"})
             await receive()  # lifespan.shutdown
             tasks.cancel_scope.cancel()
-        for client in self.clients:
-            await client.aclose()
+        await self.client.aclose()
         if self.audit is not None:
             await self.audit.flush()
         await send({"type": "lifespan.shutdown.complete"})
