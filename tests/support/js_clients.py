@@ -54,7 +54,7 @@ class Steps:
 
     def lines(self) -> list[str]:
         return [
-            f"{self.client:<22} {name:<46} {self.outcomes.get(name, 'not reached')}"
+            f"{self.client:<28} {name:<46} {self.outcomes.get(name, 'not reached')}"
             for name in self.names
         ]
 
