@@ -180,6 +180,24 @@ def test_unknown_scope_is_refused(
     assert clients(data_dir) == []
 
 
+def test_the_servers_policy_makes_its_own_scopes_known(
+    runner: CliRunner, data_dir: Path, tmp_path: Path
+) -> None:
+    policy = tmp_path / "policy.toml"
+    policy.write_text('[tools]\nhello = ["greetings:send"]\n')
+    add = ["client", "add", "--name", "X", "--redirect-uri", "https://a.example/cb"]
+    without = invoke(runner, *add, "--scope", "tools:execute greetings:send")
+    assert_one_line_error(without, 1, "unknown scope greetings:send")
+    assert "add --policy FILE" in without.output
+    added = invoke(runner, *add, "--scope", "tools:execute greetings:send", "--policy", str(policy))
+    assert added.exit_code == 0, added.output
+    (client,) = clients(data_dir)
+    assert client.scope == frozenset({"tools:execute", "greetings:send"})
+    typo = invoke(runner, *add, "--scope", "greetings:sned", "--policy", str(policy))
+    assert_one_line_error(typo, 1, "unknown scope greetings:sned; known: ")
+    assert "greetings:send" in typo.output
+
+
 @pytest.mark.parametrize("name", ["", "   ", "n" * 201])
 def test_bad_name_is_refused(runner: CliRunner, data_dir: Path, name: str) -> None:
     result = invoke(

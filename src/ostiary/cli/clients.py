@@ -18,6 +18,7 @@ from ostiary.core.models import AuthMethod, Client, ClientId, GrantType
 from ostiary.core.registration import check_redirect_uri
 from ostiary.core.scopes import SUPPORTED_SCOPES, format_scope, parse_scope
 from ostiary.crypto.tokens import TokenHasher, new_token
+from ostiary.resource.policy_file import PolicyFileError, load_policy
 from ostiary.server.settings import AuthServerSettings
 from ostiary.storage.protocols import Storage
 
@@ -27,18 +28,24 @@ def client_group() -> None:
     """Manage OAuth clients."""
 
 
-def _scopes(value: str | None) -> frozenset[str] | None:
+def _scopes(value: str | None, policy: Path | None) -> frozenset[str] | None:
+    """The scopes given, each one built in or named by the server's ``--policy`` file."""
     if value is None:
         return None
     try:
         scopes = parse_scope(value)
     except OAuthError:
         raise CliError("--scope must be space-separated scope names") from None
-    unknown = scopes - set(SUPPORTED_SCOPES)
+    known = list(SUPPORTED_SCOPES)
+    if policy is not None:
+        try:
+            known += [s for s in load_policy(policy).scopes_supported if s not in known]
+        except PolicyFileError as exc:
+            raise CliError(f"--policy {policy}: {exc}") from None
+    unknown = scopes - set(known)
     if unknown:
-        raise CliError(
-            f"unknown scope {format_scope(unknown)}; known: {' '.join(SUPPORTED_SCOPES)}"
-        )
+        hint = "" if policy is not None else " (a scope of the server's policy: add --policy FILE)"
+        raise CliError(f"unknown scope {format_scope(unknown)}; known: {' '.join(known)}{hint}")
     return scopes
 
 
@@ -122,6 +129,11 @@ DEFAULT_GRANT_TYPES = (GrantType.AUTHORIZATION_CODE, GrantType.REFRESH_TOKEN)
 )
 @click.option("--jwks-uri", help="private_key_jwt: an https URL serving the client's JWK Set.")
 @click.option("--scope", help="Space-separated scopes the client may ask for (default: all).")
+@click.option(
+    "--policy",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The scope policy the server runs with: its own scopes may be given to --scope.",
+)
 @store_options
 @with_storage
 async def add(
@@ -136,6 +148,7 @@ async def add(
     jwks_file: Path | None,
     jwks_uri: str | None,
     scope: str | None,
+    policy: Path | None,
 ) -> None:
     """Register a client; prints its id, and its secret once."""
     if not name.strip() or len(name) > 200:
@@ -154,7 +167,7 @@ async def add(
         redirect_uris=_redirect_uris(redirect_uris),
         token_endpoint_auth_method=method,
         grant_types=grants,
-        scope=_scopes(scope),
+        scope=_scopes(scope, policy),
         secret_hash=hasher.hash(secret) if secret else None,
         created_at=int(time.time()),
         jwks=jwks,
