@@ -29,6 +29,8 @@ import httpx2
 
 KEEPALIVE_EXPIRY = 2.0  # under the usual 5 s keep-alive of servers (uvicorn's)
 MAX_IDLE = 64  # idle connections kept per origin
+MAX_CONNECTIONS = 256  # in use at once, all origins: more requests wait for one
+POOL_TIMEOUT = 30.0  # how long a request waits for a connection slot
 CONNECT_TIMEOUT = 10.0
 READ_SIZE = 65536
 
@@ -70,6 +72,7 @@ class _Body(httpx2.AsyncByteStream):
         self._transport = transport
         self._origin = origin
         self._connection: _Connection | None = connection
+        self._slot = True  # holds one of the transport's connection slots until done
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         connection = self._connection
@@ -86,6 +89,7 @@ class _Body(httpx2.AsyncByteStream):
             elif isinstance(event, h11.EndOfMessage):
                 self._connection = None
                 self._transport.release(self._origin, connection)
+                self._free_slot()
                 return
             else:  # ConnectionClosed before the end, or PAUSED
                 await self.aclose()
@@ -95,15 +99,29 @@ class _Body(httpx2.AsyncByteStream):
         connection, self._connection = self._connection, None
         if connection is not None:  # not read to the end: it cannot carry another request
             connection.close()
+        self._free_slot()
+
+    def _free_slot(self) -> None:
+        if self._slot:
+            self._slot = False
+            self._transport.slots.release()
 
 
 class UpstreamTransport(httpx2.AsyncBaseTransport):
     """HTTP/1.1 to ``http://`` and ``https://`` origins; no proxies, no HTTP/2."""
 
-    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self,
+        tls: ssl.SSLContext | None = None,
+        *,
+        max_connections: int = MAX_CONNECTIONS,
+        wait: float = POOL_TIMEOUT,
+    ) -> None:
         self._tls = tls
         self._idle: dict[Origin, list[_Connection]] = {}
         self._closed = False
+        self.slots = asyncio.Semaphore(max_connections)  # connections in use, at most
+        self._wait = wait
 
     def release(self, origin: Origin, connection: _Connection) -> None:
         state = connection.h11
@@ -154,13 +172,31 @@ class UpstreamTransport(httpx2.AsyncBaseTransport):
         body = await request.aread()
         target = url.raw_path
         headers = list(request.headers.raw)
+        try:
+            await asyncio.wait_for(self.slots.acquire(), self._wait)
+        except TimeoutError:
+            raise httpx2.PoolTimeout("every upstream connection is busy") from None
+        try:
+            return await self._send(origin, request.method, target, headers, body)
+        except BaseException:
+            self.slots.release()  # no answer to hold it
+            raise
+
+    async def _send(
+        self,
+        origin: Origin,
+        method: bytes | str,
+        target: bytes,
+        headers: list[tuple[bytes, bytes]],
+        body: bytes,
+    ) -> httpx2.Response:
         for attempt in range(2):
             connection = self._take(origin) if attempt == 0 else None
             reused = connection is not None
             if connection is None:
                 connection = await self._connect(origin)
             try:
-                response = await self._exchange(connection, request.method, target, headers, body)
+                response = await self._exchange(connection, method, target, headers, body)
             except (h11.ProtocolError, OSError, _ClosedEarly) as exc:
                 connection.close()
                 if reused and connection.received == 0:

@@ -187,3 +187,20 @@ async def test_nothing_listening_is_a_connect_error() -> None:
     async with httpx2.AsyncClient(transport=UpstreamTransport()) as client:
         with pytest.raises(httpx2.ConnectError):
             await client.post("http://127.0.0.1:9/mcp", content=b"x")
+
+
+async def test_connections_in_use_are_capped_and_freed_when_an_answer_ends(
+    serve: Callable[[Handler], Awaitable[Server]],
+) -> None:
+    server = await serve(echo)
+    transport = UpstreamTransport(max_connections=1, wait=0.2)
+    url = f"http://127.0.0.1:{server.port}/mcp"
+    async with httpx2.AsyncClient(transport=transport) as client:
+        async with client.stream("POST", url, content=b"held") as held:
+            with pytest.raises(httpx2.PoolTimeout):
+                await client.post(url, content=b"waits")
+            await held.aread()
+        assert (await client.post(url, content=b"next")).json() == {"got": "next"}
+        with pytest.raises(httpx2.ConnectError):
+            await client.post("http://127.0.0.1:9/mcp", content=b"x")
+        assert (await client.post(url, content=b"slot back")).json() == {"got": "slot back"}
