@@ -123,7 +123,7 @@ class UpstreamPool:
         for owner, shared in list(self.sessions.items()):
             if shared.running and not shared.busy and now - shared.last_active > self.idle_timeout:
                 log.info("%s: idle for %.0f s, stopping it", shared.label, now - shared.last_active)
-                await shared.stop()
+                await shared.stop(idle=True)
             forgotten = now - shared.last_active > self.idle_timeout
             if forgotten and not shared.running and not shared.links and shared.process is None:
                 self.sessions.pop(owner, None)

@@ -143,6 +143,7 @@ class SharedSession:
         self._start_lock = asyncio.Lock()
         self._crashes: list[float] = []
         self._restarting: asyncio.Task[None] | None = None
+        self._idle_stopped = False
         self.last_active = clock()
         self.restarts = 0
 
@@ -220,13 +221,20 @@ class SharedSession:
             raise UpstreamUnavailable(f"upstream refused initialize: {message or answer}")
         await process.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
         self.init_result = answer["result"]
+        if self._idle_stopped:
+            self._idle_stopped = False
+            await self._notify_all(
+                "upstream server was idle, stopped and started again; its earlier state was lost"
+            )
         return self.init_result
 
-    async def stop(self) -> None:
-        """Stop the process (idle, shutdown); the next request starts it again."""
+    async def stop(self, *, idle: bool = False) -> None:
+        """Stop the process (idle, shutdown); the next request starts it again, and after an
+        idle stop tells the sessions it did."""
         process = self.process
         if process is None:
             return
+        self._idle_stopped = idle
         process.stopping = True
         await process.stop()
         if self.process is process:

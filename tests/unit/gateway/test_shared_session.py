@@ -246,6 +246,9 @@ async def test_an_idle_process_stops_and_starts_again_on_the_next_request() -> N
         await pool.reap_idle()
         assert not shared.running and pool.running == 0
         await shared.from_client(a, call(2, "ids"), token())
+        told, _ = await a.next()
+        assert told["method"] == "notifications/message"
+        assert "idle, stopped and started again" in told["params"]["data"]
         assert json.loads(text(await a.answer(2)))["pid"] != before
         assert pool.running == 1
     finally:
