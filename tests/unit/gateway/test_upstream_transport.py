@@ -6,8 +6,6 @@ The server counts TCP connections, so reuse (or its absence) is seen from the ot
 from __future__ import annotations
 
 import asyncio
-import datetime
-import ipaddress
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -15,12 +13,9 @@ from pathlib import Path
 
 import httpx2
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from ostiary.gateway.upstream_transport import UpstreamTransport
+from tests.support.tls import self_signed
 
 Handler = Callable[[int, int, bytes, asyncio.StreamWriter], Awaitable[bool]]
 
@@ -214,42 +209,8 @@ async def test_connections_in_use_are_capped_and_freed_when_an_answer_ends(
         assert (await client.post(url, content=b"slot back")).json() == {"got": "slot back"}
 
 
-def self_signed(tmp_path: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
-    """A server context with a fresh certificate for 127.0.0.1, and a client one trusting it."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "upstream")])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=1))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .sign(key, hashes.SHA256())
-    )
-    pem = certificate.public_bytes(serialization.Encoding.PEM)
-    (tmp_path / "cert.pem").write_bytes(pem)
-    (tmp_path / "key.pem").write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    server.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
-    client = ssl.create_default_context(cadata=pem.decode())
-    return server, client
-
-
 async def test_an_https_upstream_is_verified_and_kept_alive(tmp_path: Path) -> None:
-    server_tls, client_tls = self_signed(tmp_path)
+    server_tls, client_tls = self_signed(tmp_path, ips=["127.0.0.1"])
     server = Server(echo)
     running = await asyncio.start_server(server.serve, "127.0.0.1", 0, ssl=server_tls)
     port = running.sockets[0].getsockname()[1]

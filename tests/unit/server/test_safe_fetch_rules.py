@@ -6,8 +6,8 @@ import ipaddress
 
 import pytest
 
+from ostiary.net.addresses import FetchRefused, check_addresses, is_special_use
 from ostiary.server.client_documents import DEFAULT_CACHE, MAX_CACHE, MIN_CACHE, cache_lifetime
-from ostiary.server.safe_fetch import FetchRefused, check_addresses, is_special_use
 
 NOW = 1_800_000_000  # 2027-01-15T08:00:00Z
 

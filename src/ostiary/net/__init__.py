@@ -1,0 +1,1 @@
+"""Outgoing connections: which addresses a request may reach (SSRF)."""
