@@ -30,8 +30,7 @@ from ostiary.net.addresses import (
     FetchRefused,
     PinnedBackend,
     Resolver,
-    check_addresses,
-    is_ip,
+    checked_addresses,
     system_resolver,
 )
 
@@ -57,24 +56,11 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         self._max_bytes = max_bytes
         self._timeout = timeout
 
-    async def _addresses(self, url: httpx.URL) -> list[str]:
-        plain_http = url.scheme == "http" and self._allow_loopback
-        if url.scheme != "https" and not plain_http:
-            raise FetchRefused("only https URLs are fetched")
-        host = url.host
-        if not host or url.userinfo:
-            raise FetchRefused("the URL has no usable host")
-        port = url.port or (80 if url.scheme == "http" else 443)
-        try:
-            addresses = [host] if is_ip(host) else list(await self._resolve(host, port))
-        except OSError:
-            raise FetchRefused("the host name could not be resolved") from None
-        check_addresses(addresses, allow_loopback=self._allow_loopback, plain_http=plain_http)
-        return addresses
-
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         try:
-            addresses = await self._addresses(request.url)
+            addresses = await checked_addresses(
+                str(request.url), resolver=self._resolve, allow_loopback=self._allow_loopback
+            )
         except FetchRefused as exc:
             target = urlsplit(str(request.url)).netloc
             raise httpx.ConnectError(f"refused {target}: {exc}", request=request) from None

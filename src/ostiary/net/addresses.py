@@ -15,6 +15,7 @@ import asyncio
 import ipaddress
 import socket
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from urllib.parse import urlsplit
 
 import httpcore
 
@@ -80,6 +81,33 @@ def check_addresses(addresses: Iterable[str], *, allow_loopback: bool, plain_htt
             raise FetchRefused("the host resolves to a special-use address")
         if plain_http:
             raise FetchRefused("plain http is only allowed to a loopback host")
+
+
+async def checked_addresses(url: str, *, resolver: Resolver, allow_loopback: bool) -> list[str]:
+    """The addresses ``url`` may be fetched at: https only (plain http to loopback when
+    ``allow_loopback``), a host without user info, every address it resolves to allowed.
+    Connect to exactly these (``PinnedBackend``); ``FetchRefused`` says which rule failed."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise FetchRefused("the URL is malformed") from None
+    plain_http = parts.scheme == "http" and allow_loopback
+    if parts.scheme != "https" and not plain_http:
+        raise FetchRefused("only https URLs are fetched")
+    host = parts.hostname
+    if not host or parts.username is not None or parts.password is not None:
+        raise FetchRefused("the URL has no usable host")
+    try:
+        addresses = (
+            [host]
+            if is_ip(host)
+            else list(await resolver(host, port or (80 if plain_http else 443)))
+        )
+        check_addresses(addresses, allow_loopback=allow_loopback, plain_http=plain_http)
+    except (OSError, ValueError):
+        raise FetchRefused("the host name could not be resolved") from None
+    return addresses
 
 
 class PinnedBackend(httpcore.AsyncNetworkBackend):

@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import ssl
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 import httpcore
 import httpx
@@ -29,8 +28,7 @@ from ostiary.net.addresses import (
     FetchRefused,
     PinnedBackend,
     Resolver,
-    check_addresses,
-    is_ip,
+    checked_addresses,
     system_resolver,
 )
 
@@ -87,29 +85,13 @@ class SafeFetcher:
             raise FetchRefused(f"the connection failed ({type(exc).__name__})") from None
 
     async def _get(self, url: str, max_bytes: int, json_only: bool) -> Fetched:
-        host, port, plain_http = self._target(url)
-        try:
-            addresses = [host] if is_ip(host) else list(await self._resolve(host, port))
-            check_addresses(addresses, allow_loopback=self.allow_loopback, plain_http=plain_http)
-        except (OSError, ValueError):
-            raise FetchRefused("the host name could not be resolved") from None
+        addresses = await checked_addresses(
+            url, resolver=self._resolve, allow_loopback=self.allow_loopback
+        )
         async with httpcore.AsyncConnectionPool(
             ssl_context=self._ssl, network_backend=PinnedBackend(addresses), retries=0
         ) as pool:
             return await self._download(pool, url, max_bytes, json_only)
-
-    def _target(self, url: str) -> tuple[str, int, bool]:
-        try:
-            parts = urlsplit(url)
-            port = parts.port
-        except ValueError:
-            raise FetchRefused("the URL is malformed") from None
-        plain_http = parts.scheme == "http" and self.allow_loopback
-        if parts.scheme != "https" and not plain_http:
-            raise FetchRefused("only https URLs are fetched")
-        if not parts.hostname or parts.username is not None or parts.password is not None:
-            raise FetchRefused("the URL has no usable host")
-        return parts.hostname, port or (80 if plain_http else 443), plain_http
 
     async def _download(
         self, pool: httpcore.AsyncConnectionPool, url: str, max_bytes: int, json_only: bool
