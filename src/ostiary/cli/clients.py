@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from ostiary.cli.common import server_keys, store_options, with_storage
+from ostiary.cli.common import policy_file, server_keys, store_options, with_storage
 from ostiary.cli.errors import CliError
 from ostiary.core.endpoints.register import link, public_jwks
 from ostiary.core.errors import OAuthError
@@ -18,7 +18,6 @@ from ostiary.core.models import AuthMethod, Client, ClientId, GrantType
 from ostiary.core.registration import check_redirect_uri
 from ostiary.core.scopes import SUPPORTED_SCOPES, format_scope, parse_scope
 from ostiary.crypto.tokens import TokenHasher, new_token
-from ostiary.resource.policy_file import PolicyFileError, load_policy
 from ostiary.server.settings import AuthServerSettings
 from ostiary.storage.protocols import Storage
 
@@ -38,10 +37,7 @@ def _scopes(value: str | None, policy: Path | None) -> frozenset[str] | None:
         raise CliError("--scope must be space-separated scope names") from None
     known = list(SUPPORTED_SCOPES)
     if policy is not None:
-        try:
-            known += [s for s in load_policy(policy).scopes_supported if s not in known]
-        except PolicyFileError as exc:
-            raise CliError(f"--policy {policy}: {exc}") from None
+        known += [s for s in policy_file(policy).scopes_supported if s not in known]
     unknown = scopes - set(known)
     if unknown:
         hint = "" if policy is not None else " (a scope of the server's policy: add --policy FILE)"

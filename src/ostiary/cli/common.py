@@ -14,6 +14,8 @@ from pydantic import ValidationError
 
 from ostiary.cli.errors import CliError, StoreUnavailable
 from ostiary.crypto.server_secret import SecretFileError, ServerKeys, load_or_create_secret
+from ostiary.resource.policy import ScopePolicy
+from ostiary.resource.policy_file import PolicyFileError, load_policy
 from ostiary.server.settings import AuthServerSettings
 from ostiary.storage.protocols import Storage
 
@@ -37,6 +39,14 @@ def store_options(func: F) -> F:
         help="Folder for the SQLite file and secret [OSTIARY_DATA_DIR].",
     )(func)
     return func
+
+
+def policy_file(path: Path) -> ScopePolicy:
+    """``--policy FILE``: the scope policy it holds, or one clear error line."""
+    try:
+        return load_policy(path)
+    except PolicyFileError as exc:  # names the file and the first problem
+        raise CliError(f"--policy {path}: {exc}") from None
 
 
 def make_settings(**given: Any) -> AuthServerSettings:

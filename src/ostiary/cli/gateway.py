@@ -23,7 +23,7 @@ import click
 import uvicorn
 from starlette.types import ASGIApp
 
-from ostiary.cli.common import make_settings, opened_storage, server_keys
+from ostiary.cli.common import make_settings, opened_storage, policy_file, server_keys
 from ostiary.cli.errors import CliError
 from ostiary.cli.serve import (
     McpOptions,
@@ -34,6 +34,7 @@ from ostiary.cli.serve import (
     listen,
     origin_option,
     policy_option,
+    protect,
     server_options,
     trust_options,
     uvicorn_config,
@@ -43,12 +44,9 @@ from ostiary.gateway.http_app import HttpGateway
 from ostiary.gateway.pool import StdioCommand, UpstreamPool, UserName
 from ostiary.gateway.stdio_app import StdioGateway
 from ostiary.gateway.tool_filter import ToolFilter
-from ostiary.resource.middleware import ProtectedMCP
 from ostiary.resource.mount import SameOrigin
-from ostiary.resource.origins import with_own_origin
 from ostiary.resource.policy import ScopePolicy
-from ostiary.resource.policy_file import PolicyFileError, load_policy
-from ostiary.resource.tokens import TokenVerifier, VerifiedToken
+from ostiary.resource.tokens import VerifiedToken
 from ostiary.resource.verifiers import LocalVerifier
 from ostiary.server.app import create_app
 from ostiary.server.context import build_context
@@ -119,15 +117,6 @@ def per_user(
     return {user: parse(rest, option) for user, rest in grouped.items()}
 
 
-def gateway_policy(path: Path | None) -> ScopePolicy:
-    if path is None:
-        return ScopePolicy()
-    try:
-        return load_policy(path)
-    except (PolicyFileError, OSError) as exc:
-        raise CliError(f"--policy {path}: {exc}") from None
-
-
 def local_user_name(storage: Storage) -> UserName:
     """The user name of a token from this server (its subject is the user id)."""
 
@@ -171,28 +160,6 @@ def gateway_app(
     return StdioGateway(pool, audit=audit)
 
 
-def protect(
-    app: ASGIApp,
-    policy: ScopePolicy,
-    verifier: TokenVerifier,
-    settings: AuthServerSettings,
-    issuer: str,
-    *,
-    audit: CallAudit,
-    origins: Sequence[str] = (),
-) -> ProtectedMCP:
-    return ProtectedMCP(
-        app,
-        verifier=verifier,
-        resource=settings.resources[0],
-        authorization_servers=[issuer],
-        policy=policy,
-        resource_name="Ostiary gateway",
-        allowed_origins=with_own_origin(settings.resources[0], origins),
-        on_denied=audit.denied,
-    )
-
-
 def describe(upstream: Upstream) -> str:
     if upstream.url is not None:
         return upstream.url
@@ -204,7 +171,8 @@ def describe(upstream: Upstream) -> str:
 async def run_gateway(
     settings: AuthServerSettings, options: McpOptions, upstream: Upstream
 ) -> None:
-    policy = gateway_policy(options.policy)
+    policy = policy_file(options.policy) if options.policy else ScopePolicy()
+    name = "Ostiary gateway"
     if options.trust_issuer is None:
         keys = server_keys(settings)
     else:  # no keys of its own; its data folder holds the call audit's database
@@ -225,10 +193,11 @@ async def run_gateway(
                     app,
                     policy,
                     verifier,
-                    settings,
+                    settings.resources[0],
                     issuer,
-                    audit=audit,
                     origins=options.allowed_origins,
+                    name=name,
+                    on_denied=audit.denied,
                 )
             )
             lines = [
@@ -253,10 +222,11 @@ async def run_gateway(
                 app,
                 policy,
                 verifier,
-                settings,
+                settings.resources[0],
                 settings.issuer,
-                audit=audit,
                 origins=options.allowed_origins,
+                name=name,
+                on_denied=audit.denied,
             )
             asgi = SameOrigin(protected, create_app(ctx))
             lines = ["Ostiary gateway", *banner(settings, password).splitlines()[1:-2]]

@@ -24,15 +24,20 @@ import click
 import uvicorn
 from starlette.types import ASGIApp
 
-from ostiary.cli.common import make_settings, opened_storage, server_keys, store_options
+from ostiary.cli.common import (
+    make_settings,
+    opened_storage,
+    policy_file,
+    server_keys,
+    store_options,
+)
 from ostiary.cli.errors import CliError
 from ostiary.cli.users import create_user
 from ostiary.demo import notes
-from ostiary.resource.middleware import ProtectedMCP
+from ostiary.resource.middleware import Denied, ProtectedMCP
 from ostiary.resource.mount import SameOrigin
 from ostiary.resource.origins import parse_origin, with_own_origin
 from ostiary.resource.policy import ScopePolicy
-from ostiary.resource.policy_file import PolicyFileError, load_policy
 from ostiary.resource.tokens import TokenVerifier
 from ostiary.resource.verifiers import IntrospectionVerifier, JwksVerifier, LocalVerifier
 from ostiary.server.app import create_app
@@ -135,10 +140,7 @@ def mcp_app(options: McpOptions) -> tuple[ASGIApp, ScopePolicy]:
         server, policy = notes.build()
         app = notes.streamable_app(server)
     if options.policy is not None:
-        try:
-            policy = load_policy(options.policy)
-        except (PolicyFileError, OSError) as exc:
-            raise CliError(f"--policy {options.policy}: {exc}") from None
+        policy = policy_file(options.policy)
     return app, policy or ScopePolicy()
 
 
@@ -168,6 +170,8 @@ def protect(
     issuer: str,
     *,
     origins: Sequence[str] = (),
+    name: str = "Ostiary MCP endpoint",
+    on_denied: Denied | None = None,
 ) -> ProtectedMCP:
     return ProtectedMCP(
         app,
@@ -175,8 +179,9 @@ def protect(
         resource=resource,
         authorization_servers=[issuer],
         policy=policy,
-        resource_name="Ostiary MCP endpoint",
+        resource_name=name,
         allowed_origins=with_own_origin(resource, origins),
+        on_denied=on_denied,
     )
 
 
