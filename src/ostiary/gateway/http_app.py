@@ -28,11 +28,21 @@ import httpx2
 from starlette.types import Message, Receive, Scope, Send
 
 from ostiary.gateway.call_audit import CallAudit, CallRecord
+from ostiary.gateway.messages import error_response
 from ostiary.gateway.pool import UserName, subject_name
 from ostiary.gateway.tool_filter import ToolFilter
 from ostiary.gateway.upstream_transport import UpstreamTransport
+from ostiary.resource import challenges
 from ostiary.resource.caller import TOKEN_KEY
-from ostiary.resource.jsonrpc import MalformedRequest, Operation, read_operations
+from ostiary.resource.jsonrpc import Operation
+from ostiary.resource.middleware import (
+    MAX_BODY,
+    OPERATIONS_KEY,
+    ClientGone,
+    read_body,
+    refuse,
+    respond,
+)
 from ostiary.resource.tokens import VerifiedToken
 
 log = logging.getLogger("ostiary.gateway")
@@ -64,6 +74,7 @@ NOT_RETURNED = frozenset(
         "trailer",
     }
 )
+JSON = [(b"content-type", b"application/json")]
 TIMEOUT = httpx2.Timeout(connect=10.0, read=None, write=30.0, pool=30.0)
 
 
@@ -150,12 +161,14 @@ class HttpGateway:
     async def _forward(self, scope: Scope, receive: Receive, send: Send) -> None:
         token = scope.get("state", {}).get(TOKEN_KEY)
         token = token if isinstance(token, VerifiedToken) else None
-        body = await _read(receive) if scope["method"] in ("POST", "PUT", "PATCH") else b""
         try:
-            operations = read_operations(body) if scope["method"] == "POST" else []
-        except MalformedRequest:
-            operations = []
-        calls = _calls(operations)
+            body = await read_body(receive, MAX_BODY)  # ProtectedMCP replays what it read
+        except ClientGone:
+            return
+        if body is None:
+            await refuse(send, challenges.too_large(MAX_BODY))
+            return
+        calls = _calls(scope.get("state", {}).get(OPERATIONS_KEY, []))
         query = scope.get("query_string", b"").decode("latin-1")
         url = self.upstream + (f"?{query}" if query else "")
         client = self.client
@@ -172,14 +185,8 @@ class HttpGateway:
             self._audit(
                 calls, token, started, "error", f"upstream unreachable: {type(exc).__name__}"
             )
-            answer = {
-                "jsonrpc": "2.0",
-                "id": None,
-                "error": {"code": -32603, "message": "upstream unreachable"},
-            }
-            await _respond(
-                send, 502, [(b"content-type", b"application/json")], json.dumps(answer).encode()
-            )
+            answer = error_response(None, "upstream unreachable")
+            await _respond(send, 502, JSON, json.dumps(answer).encode())
             return
         try:
             await self._relay(response, calls, token, receive, send)
@@ -257,21 +264,9 @@ class HttpGateway:
         await send({"type": "lifespan.shutdown.complete"})
 
 
-async def _read(receive: Receive) -> bytes:
-    chunks: list[bytes] = []
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return b"".join(chunks)
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            return b"".join(chunks)
-
-
 async def _respond(send: Send, status: int, headers: list[Any], body: bytes) -> None:
-    headers = [*headers, (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    """A whole answer, with its length."""
+    await respond(send, status, [*headers, (b"content-length", str(len(body)).encode())], body)
 
 
 async def _stream(

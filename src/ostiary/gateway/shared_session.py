@@ -35,19 +35,17 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ostiary.gateway.call_audit import CallAudit, CallRecord
+from ostiary.gateway.messages import Message, RequestId, error_response
 from ostiary.gateway.tool_filter import ToolFilter
 from ostiary.gateway.upstream_process import StartFailed, UpstreamProcess
+from ostiary.resource.jsonrpc import TARGET_PARAM
 from ostiary.resource.tokens import VerifiedToken
 
 log = logging.getLogger("ostiary.gateway")
 
-INTERNAL_ERROR = -32603
 INITIALIZE_TIMEOUT = 30.0
 CRASH_LIMIT = 3
 CRASH_WINDOW = 60.0
-
-RequestId = str | int
-Message = dict[str, Any]
 
 
 class ClientLink(Protocol):
@@ -93,17 +91,10 @@ class LinkState:
     active: float = 0.0
 
 
-def error_response(
-    request_id: RequestId | None, message: str, code: int = INTERNAL_ERROR
-) -> Message:
-    return {"jsonrpc": "2.0", "id": request_id, "error": {"code": code, "message": message}}
-
-
 def _target(method: str, params: Any) -> str | None:
-    if not isinstance(params, dict):
-        return None
-    key = "uri" if method.startswith("resources/") else "name"
-    value = params.get(key)
+    """The tool, prompt or resource a request names (what ``Mcp-Name`` mirrors)."""
+    key = TARGET_PARAM.get(method)
+    value = params.get(key) if key is not None and isinstance(params, dict) else None
     return value if isinstance(value, str) else None
 
 

@@ -17,7 +17,7 @@ import contextlib
 import json
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import MutableMapping
 from typing import Any
 
 import anyio
@@ -30,14 +30,21 @@ from pydantic import ValidationError
 from starlette.types import Receive, Scope, Send
 
 from ostiary.gateway.call_audit import CallAudit
+from ostiary.gateway.messages import (
+    INVALID_REQUEST,
+    UNSUPPORTED_PROTOCOL_VERSION,
+    Message,
+    RequestId,
+    error_response,
+)
 from ostiary.gateway.pool import UpstreamPool
-from ostiary.gateway.shared_session import Message, RequestId, SharedSession
+from ostiary.gateway.shared_session import SharedSession
 from ostiary.resource.caller import TOKEN_KEY
+from ostiary.resource.middleware import respond
 from ostiary.resource.tokens import VerifiedToken
 
 log = logging.getLogger("ostiary.gateway")
 
-UNSUPPORTED_PROTOCOL_VERSION = -32022
 DEFAULT_SESSION_IDLE = 1800.0
 DEFAULT_MAX_SESSIONS = 10_000
 JSON = [(b"content-type", b"application/json")]
@@ -45,16 +52,7 @@ SESSION_HEADERS = (b"mcp-session-id", b"mcp-protocol-version")
 
 
 async def reply(send: Send, status: int, body: Message, extra: list[tuple[bytes, bytes]]) -> None:
-    data = json.dumps(body).encode()
-    await send({"type": "http.response.start", "status": status, "headers": JSON + extra})
-    await send({"type": "http.response.body", "body": data})
-
-
-def rpc_error(code: int, message: str, data: Any = None) -> Message:
-    error: Message = {"code": code, "message": message}
-    if data is not None:
-        error["data"] = data
-    return {"jsonrpc": "2.0", "id": None, "error": error}
+    await respond(send, status, [*JSON, *extra], json.dumps(body).encode())
 
 
 class ClientSession:
@@ -113,9 +111,6 @@ def _token(metadata: Any) -> VerifiedToken | None:
     return token if isinstance(token, VerifiedToken) else None
 
 
-Background = Callable[[], Awaitable[None]]
-
-
 class StdioGateway:
     """ASGI app: the protected ``/mcp`` of a gateway to a stdio MCP server."""
 
@@ -142,27 +137,37 @@ class StdioGateway:
             return
         token = scope.get("state", {}).get(TOKEN_KEY)
         if not isinstance(token, VerifiedToken):  # only ever mounted behind ProtectedMCP
-            await reply(send, 401, rpc_error(-32600, "Unauthorized"), [])
+            await reply(send, 401, error_response(None, "Unauthorized", INVALID_REQUEST), [])
             return
         headers = {k: v for k, v in scope["headers"] if k in SESSION_HEADERS}
         version = headers.get(b"mcp-protocol-version", b"").decode("latin-1")
         if version and version not in HANDSHAKE_PROTOCOL_VERSIONS:
             supported = {"supported": list(HANDSHAKE_PROTOCOL_VERSIONS), "requested": version}
             message = f"protocol version {version} is not supported by this gateway"
-            await reply(send, 400, rpc_error(UNSUPPORTED_PROTOCOL_VERSION, message, supported), [])
+            await reply(
+                send,
+                400,
+                error_response(None, message, UNSUPPORTED_PROTOCOL_VERSION, supported),
+                [],
+            )
             return
         session_id = headers.get(b"mcp-session-id")
         if session_id is not None:
             await self._existing(session_id.decode("latin-1"), scope, receive, send)
         elif scope["method"] != "POST":
-            await reply(send, 400, rpc_error(-32600, "Bad Request: Missing session ID"), [])
+            await reply(
+                send,
+                400,
+                error_response(None, "Bad Request: Missing session ID", INVALID_REQUEST),
+                [],
+            )
         else:
             await self._open(token, scope, receive, send)
 
     async def _existing(self, session_id: str, scope: Scope, receive: Receive, send: Send) -> None:
         session = self.sessions.get(session_id)
         if session is None:
-            await reply(send, 404, rpc_error(-32600, "Session not found"), [])
+            await reply(send, 404, error_response(None, "Session not found", INVALID_REQUEST), [])
             return
         await session.transport.handle_request(scope, receive, send)
         if session.transport.is_terminated:
@@ -172,10 +177,10 @@ class StdioGateway:
         shared = await self.pool.shared_for(token)
         if not self.pool.has_room_for(shared.owner):
             retry = [(b"retry-after", b"30")]
-            await reply(send, 503, rpc_error(-32603, self.pool.capacity_error()), retry)
+            await reply(send, 503, error_response(None, self.pool.capacity_error()), retry)
             return
         if len(self.sessions) >= self.max_sessions:
-            await reply(send, 503, rpc_error(-32603, "too many open sessions"), [])
+            await reply(send, 503, error_response(None, "too many open sessions"), [])
             return
         assert self._tasks is not None, "the gateway app runs only inside its lifespan"
         session = ClientSession(uuid.uuid4().hex, shared, self.session_idle)

@@ -15,7 +15,9 @@ For every HTTP request it, in order:
 8. classifies the JSON-RPC body against the ``Mcp-Method``/``Mcp-Name`` headers (400 on
    disagreement) and applies the ``ScopePolicy`` (403 ``insufficient_scope``);
 9. honours an ``Mcp-Session-Id`` only for the user who opened it (``sessions.py``; else 404);
-10. calls the app with the token in ``scope["state"]["ostiary.token"]`` and ``caller``.
+10. calls the app with the token in ``scope["state"]["ostiary.token"]`` and ``caller``, and
+    the JSON-RPC operations it classified in ``scope["state"]["ostiary.operations"]`` (so an
+    app that needs them, the gateway's proxy, does not parse the body again).
 
 Lifespan events pass through; WebSocket connections are closed (MCP does not use them).
 """
@@ -66,6 +68,7 @@ MCP_EXPOSED = [
 ]
 
 
+OPERATIONS_KEY = "ostiary.operations"
 Denied = Callable[[Sequence[Operation], VerifiedToken, Refusal], None]
 """Told of each request a valid token was refused by the policy (403), e.g. to audit it."""
 
@@ -127,6 +130,7 @@ class _Request:
             if name in READ_HEADERS:
                 self.headers.setdefault(name.decode(), []).append(value.decode("latin-1"))
         self.body = b""
+        self.classified: list[Operation] = []  # set by ``ProtectedMCP._authorize``
 
     def header(self, name: str) -> str | None:
         values = self.headers.get(name)
@@ -186,7 +190,11 @@ class ProtectedMCP:
         # The app is awaited here, not in a helper: each resumption of its coroutine passes
         # through every frame above it, and this runs on every request.
         request, token, receive, send = admitted
-        state = {**scope.get("state", {}), caller.TOKEN_KEY: token}
+        state = {
+            **scope.get("state", {}),
+            caller.TOKEN_KEY: token,
+            OPERATIONS_KEY: request.classified,
+        }
         handle = caller.bind(token)
         try:
             await self.app({**scope, "state": state}, receive, self._binding(request, token, send))
@@ -289,7 +297,7 @@ class ProtectedMCP:
     def _authorize(self, request: _Request, verified: VerifiedToken) -> Refusal | None:
         metadata_url = self.metadata_url
         try:
-            operations = request.operations()
+            operations = request.classified = request.operations()
         except MalformedRequest as exc:
             return challenges.invalid_request(metadata_url, exc.description)
         decision = self.policy.decide(operations)
