@@ -58,7 +58,7 @@ from tests.support.process import RunningServer
 from bench.gateway_variant import KNOWN as KNOWN_PATCHES
 from bench.gateway_variant import PATCHES
 from bench.mcp_load import ACCEPT, McpJob, initialize_request
-from bench.servers import OSTIARY, ROOT, Server, free_port, start
+from bench.servers import OSTIARY, ROOT, Server, free_port, generator, start
 
 TARGET_RATIO = 0.75  # gateway throughput over direct (issue 6)
 TARGET_ADDED_P50_MS = 2.0
@@ -135,22 +135,8 @@ def run_load(job: McpJob, pids: Pids, label: str, workdir: Path) -> Sample:
     job_file = workdir / f"job-{label}.json"
     job_file.write_text(json.dumps(asdict(job)))
     err_file = workdir / f"load-{label}.err"
-    with err_file.open("w") as err:
-        gen = subprocess.Popen(
-            [sys.executable, "-m", "bench.mcp_load", str(job_file)],
-            stdout=subprocess.PIPE,
-            stderr=err,
-            text=True,
-            cwd=ROOT,
-        )
-        timer = threading.Timer(2 * job.max_seconds + 60, gen.kill)  # bounded, whatever happens
-        timer.daemon = True
-        timer.start()
-        try:
-            sample = _follow(gen, pids, label)
-        finally:
-            timer.cancel()
-            gen.wait()
+    with generator("bench.mcp_load", job_file, err_file, job.max_seconds) as gen:
+        sample = _follow(gen, pids, label)
     if gen.returncode != 0 or not sample.result:
         raise RuntimeError(f"load generator failed ({gen.returncode}):\n{err_file.read_text()}")
     if stderr := err_file.read_text().strip():

@@ -41,6 +41,18 @@ def mcp_app() -> ASGIApp:
     return server.streamable_http_app(stateless_http=True, json_response=True)
 
 
+def uvicorn_config(app: ASGIApp) -> uvicorn.Config:
+    """uvicorn as ``ostiary serve`` runs it, quiet."""
+    return uvicorn.Config(
+        app,
+        log_level="warning",
+        access_log=False,
+        proxy_headers=False,
+        server_header=False,
+        lifespan="on",
+    )
+
+
 def server_config(port: int) -> ServerConfig:
     issuer = f"http://127.0.0.1:{port}"
     return ServerConfig(issuer=issuer, resources=(f"{issuer}/mcp",))
@@ -61,14 +73,7 @@ async def serve(args: argparse.Namespace) -> None:
             resource=config.default_resource,
             authorization_servers=[config.issuer],
         )
-    uv = uvicorn.Config(
-        app,
-        log_level="warning",
-        access_log=False,
-        proxy_headers=False,
-        server_header=False,
-        lifespan="on",
-    )
+    uv = uvicorn_config(app)
     print(f"mcp bench server ({args.mode}) on 127.0.0.1:{args.port}", flush=True)
     try:
         await uvicorn.Server(uv).serve(sockets=[sock])

@@ -33,18 +33,11 @@ def echo_server() -> MCPServer:
 async def serve_http(port: int) -> None:
     import uvicorn
 
+    from bench.mcp_server import uvicorn_config
     from ostiary.cli.serve import listen
 
     sock = listen("127.0.0.1", port)
-    app = echo_server().streamable_http_app(json_response=True)
-    config = uvicorn.Config(
-        app,
-        log_level="warning",
-        access_log=False,
-        proxy_headers=False,
-        server_header=False,
-        lifespan="on",
-    )
+    config = uvicorn_config(echo_server().streamable_http_app(json_response=True))
     print(f"mcp upstream on 127.0.0.1:{port}", flush=True)
     await uvicorn.Server(config).serve(sockets=[sock])
 

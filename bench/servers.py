@@ -12,7 +12,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +24,30 @@ ROOT = Path(__file__).resolve().parent.parent
 OSTIARY = str(Path(sys.executable).parent / "ostiary")
 READY_SECONDS = 30.0
 MiB = 1024 * 1024
+
+
+@contextmanager
+def generator(
+    module: str, job_file: Path, err_file: Path, max_seconds: float
+) -> Iterator[subprocess.Popen[str]]:
+    """``python -m module job_file`` (a load generator), stdout piped, stderr to ``err_file``,
+    killed if it outlives twice ``max_seconds`` plus a minute; waited for on the way out."""
+    with err_file.open("w") as err:
+        gen = subprocess.Popen(
+            [sys.executable, "-m", module, str(job_file)],
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+            cwd=ROOT,
+        )
+        timer = threading.Timer(2 * max_seconds + 60, gen.kill)  # bounded, whatever happens
+        timer.daemon = True
+        timer.start()
+        try:
+            yield gen
+        finally:
+            timer.cancel()
+            gen.wait()
 
 
 def free_port() -> int:

@@ -33,7 +33,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -55,6 +54,7 @@ from bench.servers import (
     RssSampler,
     Server,
     free_port,
+    generator,
     start,
 )
 
@@ -159,22 +159,11 @@ def measure(target: Target, job: loadgen.Job, label: str) -> Row:
     job_file.write_text(json.dumps(asdict(job)))
     err_file = target.workdir / f"loadgen-{label}.err"
     print(f"  {label}: {job.warmup} warmup + {job.requests} requests ...", flush=True)
-    with err_file.open("w") as err, RssSampler(target.server.pid) as rss:
-        gen = subprocess.Popen(
-            [sys.executable, "-m", "bench.loadgen", str(job_file)],
-            stdout=subprocess.PIPE,
-            stderr=err,
-            text=True,
-            cwd=ROOT,
-        )
-        timer = threading.Timer(2 * job.max_seconds + 60, gen.kill)  # bounded, whatever happens
-        timer.daemon = True
-        timer.start()
-        try:
-            lines, cpu, spy = _follow(gen, target, label)
-        finally:
-            timer.cancel()
-            gen.wait()
+    with (
+        RssSampler(target.server.pid) as rss,
+        generator("bench.loadgen", job_file, err_file, job.max_seconds) as gen,
+    ):
+        lines, cpu, spy = _follow(gen, target, label)
     if gen.returncode != 0 or not lines:
         raise RuntimeError(f"load generator failed ({gen.returncode}):\n{err_file.read_text()}")
     result = json.loads(lines[-1])
